@@ -1,0 +1,114 @@
+"""Action sets: which Game Boy buttons each discrete action holds.
+
+`original` is noop plus every set of one or two of the six buttons (22 actions),
+`engineered` is the paper's hand-picked 8, and `buttons` takes button names
+directly, for agents that answer in text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+BUTTONS: tuple[str, ...] = ("a", "b", "up", "down", "left", "right")
+NOOP = "noop"
+MAX_BUTTONS = 2
+
+Buttons = tuple[str, ...]
+
+ORIGINAL: tuple[Buttons, ...] = ((),) + tuple(
+    combo for k in (1, 2) for combo in combinations(BUTTONS, k)
+)
+ENGINEERED: tuple[Buttons, ...] = (
+    ("right",),
+    ("right", "a"),
+    ("right", "a", "b"),
+    ("left",),
+    ("left", "a"),
+    ("right", "b"),
+    ("left", "b"),
+    ("a",),
+)
+ACTION_SETS: dict[str, tuple[Buttons, ...]] = {"original": ORIGINAL, "engineered": ENGINEERED}
+ACTION_KINDS = (*ACTION_SETS, "buttons")
+
+
+def action_label(buttons: Buttons) -> str:
+    return "+".join(b.upper() for b in buttons) or "NOOP"
+
+
+def parse_buttons(action: Any) -> Buttons:
+    """Validate a text action: a list of up to two names from a, b, up, down, left, right, noop.
+
+    Returns the buttons in canonical order, without duplicates; `noop` (alone) is no button.
+    """
+    if isinstance(action, str):
+        action = [action]
+    if not isinstance(action, Iterable):
+        raise ValueError(
+            f"invalid buttons action {action!r}: expected a list of up to {MAX_BUTTONS} names "
+            f"from {', '.join(BUTTONS + (NOOP,))}"
+        )
+    names = [a.strip().lower() if isinstance(a, str) else a for a in action]
+    unknown = [n for n in names if n not in BUTTONS and n != NOOP]
+    if unknown:
+        raise ValueError(
+            f"invalid button name(s) {unknown!r} in {list(action)!r}: allowed are "
+            f"{', '.join(BUTTONS + (NOOP,))}"
+        )
+    pressed = {n for n in names if n != NOOP}
+    if NOOP in names and pressed:
+        raise ValueError(f"'noop' cannot be combined with other buttons, got {list(action)!r}")
+    if len(pressed) > MAX_BUTTONS:
+        raise ValueError(
+            f"at most {MAX_BUTTONS} buttons may be pressed at once, got {len(pressed)}: {list(action)!r}"
+        )
+    return tuple(b for b in BUTTONS if b in pressed)
+
+
+class ButtonsSpace(spaces.Space[Buttons]):
+    """Sets of up to two button names, as a tuple of strings (the empty tuple is noop)."""
+
+    def __init__(self, seed: int | np.random.Generator | None = None):
+        super().__init__(shape=None, dtype=None, seed=seed)
+
+    @property
+    def is_np_flattenable(self) -> bool:
+        return False
+
+    def sample(self, mask: Any = None, probability: Any = None) -> Buttons:
+        if mask is not None or probability is not None:
+            raise NotImplementedError("ButtonsSpace.sample does not support masks")
+        return ORIGINAL[int(self.np_random.integers(len(ORIGINAL)))]
+
+    def contains(self, x: Any) -> bool:
+        try:
+            return tuple(x) == parse_buttons(x) if not isinstance(x, str) else False
+        except (ValueError, TypeError):
+            return False
+
+    def __repr__(self) -> str:
+        return "ButtonsSpace(max_buttons=2)"
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, ButtonsSpace)
+
+    def to_jsonable(self, sample_n: Sequence[Buttons]) -> list[list[str]]:
+        return [list(s) for s in sample_n]
+
+    def from_jsonable(self, sample_n: Sequence[Sequence[str]]) -> list[Buttons]:
+        return [tuple(s) for s in sample_n]
+
+
+def make_action_space(kind: str) -> tuple[spaces.Space, tuple[Buttons, ...] | None]:
+    """The Gymnasium space for an action kind and, for discrete kinds, the buttons of each action."""
+    if kind in ACTION_SETS:
+        table = ACTION_SETS[kind]
+        return spaces.Discrete(len(table)), table
+    if kind == "buttons":
+        return ButtonsSpace(), None
+    raise ValueError(f"invalid actions={kind!r}: expected one of {', '.join(ACTION_KINDS)}")

@@ -1,0 +1,64 @@
+"""`gb-gym`: manage ROMs and try the envs from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .games import GAMES
+from .roms import ROM_DIR_ENV, import_roms, rom_dir, rom_status
+
+
+def _roms_import(args: argparse.Namespace) -> int:
+    report = import_roms(args.dir, GAMES)
+    for game, path in report.imported.items():
+        print(f"imported  {GAMES[game].display_name:<22} -> {path}")
+    for game, path in report.already.items():
+        print(f"present   {GAMES[game].display_name:<22} {path}")
+    for label, why in report.skipped:
+        print(f"skipped   {label}: {why}")
+    found = len(report.imported) + len(report.already)
+    print(f"{found} supported ROM(s) found, {len(report.skipped)} file(s) skipped; ROM folder: {rom_dir()}")
+    return 0
+
+
+def _roms_list(args: argparse.Namespace) -> int:
+    print(f"ROM folder: {rom_dir()}  (set ${ROM_DIR_ENV} to change)")
+    for spec, path in rom_status(GAMES):
+        where = "bundled" if spec.rom.bundled else ("present" if path else "missing")
+        print(f"{spec.env_id:<24} {spec.display_name:<22} {where:<8} {path or ''}")
+    return 0
+
+
+def _play(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(game=args.game, level=args.level, episodes=args.episodes, seed=args.seed, gif=args.gif)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gb-gym", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    roms = sub.add_parser("roms", help="import and list game ROMs").add_subparsers(dest="roms_command", required=True)
+    p = roms.add_parser("import", help="copy ROMs whose SHA-256 matches a supported game into the ROM folder")
+    p.add_argument("dir", help="a folder (searched recursively, .zip archives included) or a single file")
+    p.set_defaults(func=_roms_import)
+    roms.add_parser("list", help="show the supported games and which ROMs are present").set_defaults(func=_roms_list)
+    p = sub.add_parser("play", help="play episodes with the game's scripted or random agent and write a GIF")
+    p.add_argument("--game", default="hopland", choices=sorted(GAMES))
+    p.add_argument("--level", default=None)
+    p.add_argument("--episodes", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gif", default="gameplay.gif")
+    p.set_defaults(func=_play)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"gb-gym: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Finding, importing and checking ROMs.
+
+Commercial ROMs never ship: users import their own dumps, matched by SHA-256
+against the supported games and copied into a per-user folder
+(`$GB_GYM_ROM_DIR`, else `$XDG_DATA_HOME/gb-gym/roms`, else
+`~/.local/share/gb-gym/roms`). Our own cartridge ships inside the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .spec import GameSpec, RomInfo
+
+ROM_DIR_ENV = "GB_GYM_ROM_DIR"
+HEADER_END = 0x150
+BANK_SIZE = 0x4000
+MAX_ROM_SIZE = 8 * 1024 * 1024
+ROM_SUFFIXES = (".gb", ".gbc", ".sgb", ".bin", ".rom")
+
+
+class RomError(Exception):
+    """A ROM is missing or is not the file it should be."""
+
+
+class RomNotFoundError(RomError, FileNotFoundError):
+    pass
+
+
+def rom_dir() -> Path:
+    if os.environ.get(ROM_DIR_ENV):
+        return Path(os.environ[ROM_DIR_ENV]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "gb-gym" / "roms"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def header_title(data: bytes) -> str:
+    raw = data[0x134:0x144]
+    return raw.split(b"\0", 1)[0].decode("ascii", errors="replace").rstrip()
+
+
+def check_rom_bytes(data: bytes, source: str) -> None:
+    """Reject what PyBoy would choke on, with a message that says what is wrong."""
+    if len(data) < HEADER_END:
+        raise RomError(f"{source} is {len(data)} bytes, too short to be a Game Boy ROM (a header alone is 336 bytes)")
+    if len(data) % BANK_SIZE:
+        raise RomError(
+            f"{source} is {len(data)} bytes, not a multiple of 16 KiB: it is truncated or not a Game Boy ROM"
+        )
+    checksum = 0
+    for b in data[0x134:0x14D]:
+        checksum = (checksum - b - 1) & 0xFF
+    if checksum != data[0x14D]:
+        raise RomError(
+            f"{source} has a bad header checksum (0x{data[0x14D]:02X}, expected 0x{checksum:02X}): "
+            "it is corrupt or not a Game Boy ROM"
+        )
+
+
+def _bundled_path(info: RomInfo) -> Path:
+    return Path(str(resources.files("gb_gym") / "roms" / info.filename))
+
+
+def import_command() -> str:
+    return "gb-gym roms import DIR"
+
+
+def find_rom(spec: GameSpec, path: str | os.PathLike | None = None) -> Path:
+    """The checked ROM file for `spec`: `path` if given, else the bundled or imported copy."""
+    info = spec.rom
+    if path is None:
+        candidate = _bundled_path(info) if info.bundled else rom_dir() / info.filename
+        if not candidate.is_file():
+            if info.bundled:
+                raise RomNotFoundError(
+                    f"the bundled ROM {candidate} is missing: the gb-gym install is broken; reinstall it "
+                    "or rebuild the cartridge with packages/gb-gym/cart/build.sh"
+                )
+            raise RomNotFoundError(
+                f"{spec.display_name} ROM not found in {rom_dir()}. ROMs of commercial games are not "
+                f"distributed; import your own dump with `{import_command()}` (matched by SHA-256), "
+                f"or set ${ROM_DIR_ENV}, or pass rom_path=... to gym.make."
+            )
+    else:
+        candidate = Path(path).expanduser()
+        if not candidate.is_file():
+            raise RomNotFoundError(f"rom_path {candidate} does not exist or is not a file")
+    data = candidate.read_bytes()
+    check_rom_bytes(data, str(candidate))
+    title = header_title(data)
+    if title != info.title:
+        raise RomError(
+            f"{candidate} is the ROM of {title!r}, not {spec.display_name} (header title {info.title!r}); "
+            "pass the right file"
+        )
+    if info.sha256 and sha256(data) not in info.sha256:
+        warnings.warn(
+            f"{candidate} has the title of {spec.display_name} but an unknown SHA-256; it may be another "
+            "revision whose RAM addresses differ, so rewards may be wrong",
+            stacklevel=2,
+        )
+    return candidate
+
+
+@dataclass
+class ImportReport:
+    imported: dict[str, Path] = field(default_factory=dict)  # game name -> where it was copied
+    already: dict[str, Path] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+
+
+def _candidates(src: Path):
+    """(label, bytes) of every ROM-like file under src, looking inside .zip archives too."""
+    paths = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
+    for p in paths:
+        if p.suffix.lower() == ".zip":
+            try:
+                with zipfile.ZipFile(p) as zf:
+                    for member in zf.infolist():
+                        if not member.is_dir() and member.file_size <= MAX_ROM_SIZE:
+                            yield f"{p}:{member.filename}", zf.read(member)
+            except zipfile.BadZipFile:
+                yield str(p), None
+        elif p.suffix.lower() in ROM_SUFFIXES and p.stat().st_size <= MAX_ROM_SIZE:
+            yield str(p), p.read_bytes()
+        else:
+            yield str(p), None
+
+
+def import_roms(src: str | os.PathLike, games: dict[str, GameSpec], dest: Path | None = None) -> ImportReport:
+    """Copy every file under `src` whose SHA-256 matches a supported game into the ROM folder."""
+    src = Path(src).expanduser()
+    if not src.exists():
+        raise FileNotFoundError(f"{src} does not exist; pass a folder (or file) holding your ROM dumps")
+    dest = dest or rom_dir()
+    by_hash = {h: spec for spec in games.values() for h in spec.rom.sha256}
+    report = ImportReport()
+    for label, data in _candidates(src):
+        if data is None:
+            report.skipped.append((label, "not a ROM file (by extension or size)"))
+            continue
+        spec = by_hash.get(sha256(data))
+        if spec is None:
+            why = "unknown SHA-256"
+            if len(data) >= HEADER_END:
+                why += f" (header title {header_title(data)!r})"
+            report.skipped.append((label, why))
+            continue
+        target = dest / spec.rom.filename
+        if target.is_file() and sha256(target.read_bytes()) == sha256(data):
+            report.already[spec.name] = target
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(data)
+        shutil.move(tmp, target)
+        report.imported[spec.name] = target
+    return report
+
+
+def rom_status(games: dict[str, GameSpec]) -> list[tuple[GameSpec, Path | None]]:
+    """Each supported game with the path of its usable ROM, or None when it is missing."""
+    rows = []
+    for spec in games.values():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows.append((spec, find_rom(spec)))
+        except RomError:
+            rows.append((spec, None))
+    return rows

@@ -1,0 +1,52 @@
+import pytest
+
+from gb_gym.actions import ENGINEERED, ORIGINAL, ButtonsSpace, make_action_space, parse_buttons
+
+
+def test_original_is_noop_plus_every_one_or_two_buttons():
+    assert len(ORIGINAL) == 22
+    assert ORIGINAL[0] == ()
+    assert len(set(ORIGINAL)) == 22
+    assert sum(len(a) == 1 for a in ORIGINAL) == 6 and sum(len(a) == 2 for a in ORIGINAL) == 15
+
+
+def test_engineered_is_the_papers_eight():
+    assert [set(a) for a in ENGINEERED] == [
+        {"right"}, {"right", "a"}, {"right", "a", "b"}, {"left"}, {"left", "a"}, {"right", "b"}, {"left", "b"}, {"a"},
+    ]
+
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [(["right", "a"], ("a", "right")), (["noop"], ()), ([], ()), ("b", ("b",)), ([" Right ", "A"], ("a", "right"))],
+)
+def test_parse_buttons_accepts_valid_names(given, expected):
+    assert parse_buttons(given) == expected
+
+
+@pytest.mark.parametrize(
+    "given, words",
+    [
+        (["a", "b", "right"], "at most 2"),
+        (["jump"], "allowed are"),
+        (["noop", "a"], "cannot be combined"),
+        (3, "expected a list"),
+    ],
+)
+def test_parse_buttons_rejects_with_a_message_that_says_what_is_allowed(given, words):
+    with pytest.raises(ValueError, match=words):
+        parse_buttons(given)
+
+
+def test_buttons_space_samples_are_members():
+    space = ButtonsSpace(seed=0)
+    samples = [space.sample() for _ in range(200)]
+    assert all(space.contains(s) for s in samples)
+    assert len(set(samples)) > 15  # covers most of the 22 sets
+    assert not space.contains(("a", "b", "left"))
+    assert not space.contains("a")
+
+
+def test_unknown_action_kind():
+    with pytest.raises(ValueError, match="original, engineered, buttons"):
+        make_action_space("all")

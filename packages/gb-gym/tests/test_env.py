@@ -1,0 +1,184 @@
+"""GameBoyEnv on our own cartridge: Gymnasium conformance, rewards, frame-skip, states, vector envs."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import gb_gym  # noqa: F401  (registers the envs)
+from gb_gym.games import hopland_ram as ram
+
+ENV_ID = "GB/Hopland-v0"
+
+
+@pytest.fixture
+def env():
+    e = gym.make(ENV_ID, actions="engineered")
+    yield e
+    e.close()
+
+
+@pytest.mark.parametrize("kwargs", [{"actions": "original"}, {"actions": "engineered", "obs_type": "grayscale"}, {"actions": "buttons", "level": "3"}])
+def test_check_env_passes(kwargs):
+    e = gym.make(ENV_ID, **kwargs)
+    check_env(e.unwrapped, skip_render_check=False)
+    e.close()
+
+
+def test_make_by_module_path_and_registered_time_limit():
+    e = gym.make("gb_gym:GB/Hopland-v0")
+    assert e.spec.max_episode_steps == 400
+    e.close()
+    e = gym.make(ENV_ID, max_episode_steps=3)
+    e.reset(seed=0)
+    for _ in range(3):
+        _, _, term, trunc, _ = e.step(0)
+    assert trunc and not term
+    e.close()
+
+
+def test_observation_and_info(env):
+    obs, info = env.reset(seed=1)
+    assert obs.shape == (144, 160, 3) and obs.dtype == np.uint8
+    assert obs.std() > 10  # a drawn screen, not a blank one
+    assert info["level"] == "1" and info["lives"] == 3
+    assert info["x_progress"] == info["max_x"] > 0
+    assert not info["dying"] and not info["level_complete"]
+
+
+def test_frame_skip_15_with_a_else_5(env):
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(0)  # RIGHT
+    assert info["turn_frames"] == 5 and info["frames"] == 1 + 5
+    _, _, _, _, info = env.step(1)  # RIGHT+A
+    assert info["turn_frames"] == 15 and info["frames"] == 1 + 5 + 15
+
+
+def test_reward_is_scaled_delta_x():
+    e = gym.make(ENV_ID, actions="engineered", reward_scale=10)
+    _, info = e.reset(seed=0)
+    total, x0 = 0.0, info["x_progress"]
+    for _ in range(6):
+        _, r, _, _, info = e.step(0)
+        total += r
+    assert info["x_progress"] > x0
+    assert total == pytest.approx(10 * (info["x_progress"] - x0))
+    e.close()
+
+
+def test_per_frame_reward_divides_by_turn_length():
+    e = gym.make(ENV_ID, actions="engineered", reward_per="frame")
+    e.reset(seed=0)
+    e.step(0)
+    x_before = e.unwrapped.game_state.x_progress
+    _, r, _, _, info = e.step(1)
+    assert r == pytest.approx((info["x_progress"] - x_before) / 15)
+    e.close()
+
+
+def test_same_seed_same_actions_same_everything():
+    runs = []
+    for _ in range(2):
+        e = gym.make(ENV_ID, actions="original")
+        obs, _ = e.reset(seed=42)
+        rng = np.random.default_rng(0)
+        frames, rewards = [obs], []
+        for _ in range(40):
+            obs, r, term, trunc, _ = e.step(int(rng.integers(22)))
+            frames.append(obs)
+            rewards.append(r)
+            if term or trunc:
+                break
+        runs.append((np.stack(frames), rewards))
+        e.close()
+    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][1] == runs[1][1]
+
+
+def test_different_seeds_differ_in_game_randomness():
+    seen = set()
+    for seed in range(6):
+        e = gym.make(ENV_ID, actions="engineered", level="2")
+        e.reset(seed=seed)
+        for _ in range(30):
+            e.step(0)
+        seen.add(bytes(e.unwrapped.pyboy.memory[ram.OBJECTS : ram.OBJECTS + 16]))
+        e.close()
+    assert len(seen) > 1
+
+
+def test_buttons_actions_and_error():
+    e = gym.make(ENV_ID, actions="buttons")
+    e.reset(seed=0)
+    _, _, _, _, info = e.step(["right", "a"])
+    assert info["buttons"] == ("a", "right") and info["turn_frames"] == 15
+    with pytest.raises(ValueError, match="allowed are"):
+        e.step(["jump"])
+    with pytest.raises(ValueError, match="at most 2"):
+        e.step(["right", "a", "b"])
+    e.close()
+
+
+def test_invalid_arguments_are_named():
+    with pytest.raises(ValueError, match="no level '9'; levels are: 1, 2, 3"):
+        gym.make(ENV_ID, level="9")
+    with pytest.raises(ValueError, match="obs_type='ram'"):
+        gym.make(ENV_ID, obs_type="ram")
+    with pytest.raises(ValueError, match="release_frames"):
+        gym.make(ENV_ID, release_frames=5)
+
+
+def test_every_level_starts(env):
+    for name in ram.LEVEL_NAMES:
+        _, info = env.reset(seed=0, options={"level": name})
+        assert info["level"] == name and info["lives"] == 3
+
+
+def test_clone_and_restore_state_replays_exactly(env):
+    env.reset(seed=3)
+    for _ in range(5):
+        env.step(0)
+    state = env.unwrapped.clone_state()
+    a = [env.step(a)[:2] for a in (1, 0, 0, 2)]
+    env.unwrapped.restore_state(state)
+    b = [env.step(a)[:2] for a in (1, 0, 0, 2)]
+    assert all(np.array_equal(x[0], y[0]) and x[1] == y[1] for x, y in zip(a, b))
+    obs, info = env.reset(options={"state": state})
+    assert info["x_progress"] == info["max_x"] > 0
+
+
+def test_corrupt_state_gets_a_clear_error_and_the_env_keeps_working(env, tmp_path):
+    env.reset(seed=0)
+    env.step(0)
+    good = env.unwrapped.clone_state()
+    x = env.unwrapped.game_state.x_progress
+    for bad in (b"garbage", good[: len(good) // 2]):
+        with pytest.raises(ValueError, match="could not load the saved state"):
+            env.unwrapped.restore_state(bad)
+        assert env.unwrapped.game_state.x_progress == x
+    env.step(0)
+    (tmp_path / "s.state").write_bytes(good)
+    env.unwrapped.restore_state(tmp_path / "s.state")
+    with pytest.raises(FileNotFoundError):
+        env.unwrapped.restore_state(tmp_path / "none.state")
+
+
+def test_async_vector_env():
+    envs = gym.vector.AsyncVectorEnv([lambda: gym.make(ENV_ID, actions="engineered") for _ in range(2)])
+    obs, info = envs.reset(seed=[0, 1])
+    assert obs.shape == (2, 144, 160, 3)
+    obs, r, term, trunc, info = envs.step(np.array([0, 1]))
+    assert r.shape == (2,) and info["turn_frames"].tolist() == [5, 15]
+    envs.close()
+
+
+def test_sb3_subproc_vec_env():
+    from stable_baselines3.common.env_checker import check_env as sb3_check
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    sb3_check(gym.make(ENV_ID, actions="engineered").unwrapped)
+    venv = SubprocVecEnv([lambda: gym.make(ENV_ID, actions="engineered") for _ in range(2)])
+    obs = venv.reset()
+    assert obs.shape == (2, 144, 160, 3)
+    obs, r, done, info = venv.step(np.array([0, 0]))
+    assert info[0]["x_progress"] > 0
+    venv.close()

@@ -1,0 +1,110 @@
+"""ROM checks and import, on synthetic files (no commercial ROM is ever used in tests)."""
+
+import hashlib
+
+import gymnasium as gym
+import pytest
+
+import gb_gym
+from gb_gym.cli import main as cli
+from gb_gym.roms import RomError, RomNotFoundError, find_rom, import_roms
+from gb_gym.spec import RomInfo
+
+
+def fake_rom(title: str, size: int = 32 * 1024, fill: int = 0) -> bytes:
+    data = bytearray([fill]) * size
+    data[0x134 : 0x134 + len(title)] = title.encode()
+    checksum = 0
+    for b in data[0x134:0x14D]:
+        checksum = (checksum - b - 1) & 0xFF
+    data[0x14D] = checksum
+    return bytes(data)
+
+
+@pytest.fixture
+def rom_dir(tmp_path, monkeypatch):
+    d = tmp_path / "roms"
+    monkeypatch.setenv("GB_GYM_ROM_DIR", str(d))
+    return d
+
+
+def test_missing_kirby_rom_names_the_game_and_the_import_command(rom_dir):
+    with pytest.raises(RomNotFoundError) as e:
+        gym.make("GB/KirbyDreamLand-v0")
+    assert "Kirby's Dream Land" in str(e.value) and "gb-gym roms import" in str(e.value)
+
+
+def test_truncated_file_gets_a_clear_error(tmp_path):
+    p = tmp_path / "half.gb"
+    p.write_bytes(fake_rom("KIRBY DREAM LAN")[:20000])
+    with pytest.raises(RomError, match="not a multiple of 16 KiB"):
+        find_rom(gb_gym.get_spec("kirby"), p)
+
+
+def test_non_game_boy_file_gets_a_clear_error(tmp_path):
+    p = tmp_path / "notes.gb"
+    p.write_bytes(b"hello " * 6000 + b"\0" * (32768 - 36000 % 32768))
+    with pytest.raises(RomError, match="checksum"):
+        find_rom(gb_gym.get_spec("mario"), p)
+
+
+def test_wrong_game_is_named(tmp_path):
+    p = tmp_path / "other.gb"
+    p.write_bytes(fake_rom("TETRIS"))
+    with pytest.raises(RomError, match="'TETRIS', not Super Mario Land"):
+        gym.make("GB/SuperMarioLand-v0", rom_path=p)
+
+
+def test_unknown_revision_warns(tmp_path):
+    p = tmp_path / "rev.gb"
+    p.write_bytes(fake_rom("KIRBY DREAM LAN"))
+    with pytest.warns(UserWarning, match="unknown SHA-256"):
+        assert find_rom(gb_gym.get_spec("kirby"), p) == p
+
+
+class _FakeSpec:
+    def __init__(self, name, data):
+        self.name, self.display_name = name, name.title()
+        self.rom = RomInfo(title=name.upper(), sha256=(hashlib.sha256(data).hexdigest(),), filename=f"{name}.gb")
+
+
+def test_import_matches_by_hash_and_reports_skips(tmp_path):
+    good, other = fake_rom("ALPHA"), fake_rom("BETA", fill=1)
+    src = tmp_path / "src"
+    (src / "nested").mkdir(parents=True)
+    (src / "nested" / "whatever-name.gb").write_bytes(good)
+    (src / "beta.gb").write_bytes(other)
+    (src / "readme.txt").write_text("not a rom")
+    dest = tmp_path / "dest"
+    games = {"alpha": _FakeSpec("alpha", good)}
+    report = import_roms(src, games, dest)
+    assert list(report.imported) == ["alpha"]
+    assert (dest / "alpha.gb").read_bytes() == good
+    skipped = dict(report.skipped)
+    assert "unknown SHA-256 (header title 'BETA')" == skipped[str(src / "beta.gb")]
+    assert str(src / "readme.txt") in skipped
+    again = import_roms(src, games, dest)
+    assert list(again.already) == ["alpha"] and not again.imported
+
+
+def test_import_reads_zip_archives(tmp_path):
+    import zipfile
+
+    good = fake_rom("ALPHA")
+    with zipfile.ZipFile(tmp_path / "pack.zip", "w") as zf:
+        zf.writestr("alpha (World).gb", good)
+    report = import_roms(tmp_path / "pack.zip", {"alpha": _FakeSpec("alpha", good)}, tmp_path / "dest")
+    assert list(report.imported) == ["alpha"]
+
+
+def test_cli_list_and_import(rom_dir, tmp_path, capsys):
+    assert cli(["roms", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "GB/Hopland-v0" in out and "bundled" in out
+    assert "GB/KirbyDreamLand-v0" in out and "missing" in out
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "x.gb").write_bytes(fake_rom("NOPE"))
+    assert cli(["roms", "import", str(tmp_path / "in")]) == 0
+    out = capsys.readouterr().out
+    assert "0 supported ROM(s) found, 1 file(s) skipped" in out
+    assert cli(["roms", "import", str(tmp_path / "absent")]) == 2

@@ -1,0 +1,145 @@
+"""Per-game instruction prompts in the Odysseus style, and the chat messages built from them.
+
+Every turn is one user message: the prompt text first, then the image(s). No system role
+(paper, Section B). A new game is a new `GamePrompt` passed to `register_prompt`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BUTTONS: tuple[str, ...] = ("a", "b", "up", "down", "left", "right", "noop")
+MAX_BUTTONS = 2
+
+
+@dataclass(frozen=True)
+class GamePrompt:
+    title: str
+    goal: str
+    # One line per button in BUTTONS order; what the button does in this game.
+    buttons: dict[str, str]
+    rules: tuple[str, ...] = ()
+
+
+_PROMPTS: dict[str, GamePrompt] = {}
+
+
+def register_prompt(game: str, prompt: GamePrompt) -> None:
+    missing = [b for b in BUTTONS if b not in prompt.buttons]
+    if missing:
+        raise ValueError(f"Prompt for game {game!r} does not describe buttons {missing}. Expecting all of {BUTTONS}.")
+    _PROMPTS[game] = prompt
+
+
+def games() -> tuple[str, ...]:
+    return tuple(_PROMPTS)
+
+
+def prompt_text(game: str, n_history_frames: int = 0) -> str:
+    """The full instruction text for `game` (Section B of the paper, generalised over games)."""
+    if game not in _PROMPTS:
+        raise KeyError(f"No prompt for game {game!r}. Known games: {sorted(_PROMPTS)}; add one with register_prompt().")
+    if n_history_frames < 0:
+        raise ValueError(f"n_history_frames must be >= 0, got {n_history_frames}")
+    p = _PROMPTS[game]
+    quoted = ", ".join(f"'{b}'" for b in BUTTONS)
+    parts = [
+        f"You are playing {p.title}.",
+        p.goal,
+        "You can control the game by pressing buttons on the Game Boy.",
+    ]
+    if p.rules:
+        parts.append("Rules:\n" + "\n".join(f"- {r}" for r in p.rules))
+    parts.append("Available buttons:\n" + "\n".join(f"- '{b}': {p.buttons[b]}" for b in BUTTONS))
+    if n_history_frames:
+        parts.append(
+            f"You are shown {n_history_frames + 1} game screens, oldest first; "
+            "the last one is the current screen. Decide for the current screen."
+        )
+    parts += [
+        "Please analyze the game screen and decide which buttons to press to progress.",
+        "Return your answer as follows:\n"
+        "1. Button sequence: a list of buttons to press simultaneously\n"
+        f"2. Each button should be one of: {quoted}",
+        "First describe what you see on the screen in <perception></perception>. "
+        "Then, in <reasoning></reasoning>, break down your reasoning step by step, "
+        "justifying each action you consider. "
+        "Output your final action in <answer>['button1', 'button2', ...]</answer>.",
+        f"The maximum number of buttons you can press simultaneously in one turn is {MAX_BUTTONS}.",
+    ]
+    return "\n\n".join(parts)
+
+
+def build_messages(game: str, n_history_frames: int = 0) -> list[dict]:
+    """One user turn for `processor.apply_chat_template`: text first, then n_history_frames + 1 images."""
+    content: list[dict] = [{"type": "text", "text": prompt_text(game, n_history_frames)}]
+    content += [{"type": "image"} for _ in range(n_history_frames + 1)]
+    return [{"role": "user", "content": content}]
+
+
+# The paper's prompt, Section B, with straight quotes.
+register_prompt(
+    "mario",
+    GamePrompt(
+        title="Super Mario Land",
+        goal="The goal is to progress through levels, collect coins and power-ups when safe, "
+        "and ultimately finish the game by rescuing Princess Daisy.",
+        buttons={
+            "a": "Jump (used to make Mario jump)",
+            "b": "Run/Shoot (hold to run faster or shoot fireballs if available)",
+            "up": "Climb ladders or vines (if present)",
+            "down": "Crouch or enter pipes (when standing on a pipe)",
+            "left": "Move Mario left",
+            "right": "Move Mario right",
+            "noop": "Do nothing (used to wait for a brief period without performing any action)",
+        },
+    ),
+)
+
+register_prompt(
+    "kirby",
+    GamePrompt(
+        title="Kirby's Dream Land",
+        goal="The goal is to travel through each stage, avoid or defeat enemies, reach the exit door "
+        "and ultimately defeat King Dedede.",
+        rules=(
+            "Touching an enemy or a hazard costs Kirby health; Kirby loses a life when health runs out.",
+            "Falling into a bottomless pit loses a life.",
+            "Kirby can inhale an enemy and spit it out as a star that defeats other enemies.",
+            "Kirby can float in the air by puffing up, and fly over gaps and obstacles.",
+        ),
+        buttons={
+            "a": "Jump; press again in the air to puff up and float",
+            "b": "Inhale enemies; when full, spit them out as a star; while floating, release the air puff",
+            "up": "Float upwards or enter a door",
+            "down": "Swallow an inhaled enemy, duck, or drop down while floating",
+            "left": "Move Kirby left",
+            "right": "Move Kirby right",
+            "noop": "Do nothing (used to wait for a brief period without performing any action)",
+        },
+    ),
+)
+
+register_prompt(
+    "hopland",
+    GamePrompt(
+        title="Hopland, a side-scrolling platformer",
+        goal="The goal is to run to the right as far as possible and reach the flag at the end of the level.",
+        rules=(
+            "You are the round blob hero.",
+            "Walking enemies kill you if you touch them from the side; jump on top of them to stomp them.",
+            "Falling into a pit kills you.",
+            "Walls and steps block your way; jump to get over them.",
+            "Holding 'b' with 'right' makes you run; a running jump goes farther and higher.",
+        ),
+        buttons={
+            "a": "Jump (used to jump over enemies, pits, walls and steps)",
+            "b": "Run (hold together with 'right' to run faster)",
+            "up": "Not used in this game",
+            "down": "Not used in this game",
+            "left": "Move left",
+            "right": "Move right",
+            "noop": "Do nothing (used to wait for a brief period without performing any action)",
+        },
+    ),
+)
