@@ -45,7 +45,7 @@ class AutoCurriculum:
     @property
     def weights(self) -> dict[Hashable, float]:
         """{level: weight}, summing to 1 (for logging)."""
-        return {lv: float(w) for lv, w in zip(self.levels, self._w)}
+        return {lv: float(w) for lv, w in zip(self.levels, self._w, strict=True)}
 
     def update(self, levels: Sequence[Hashable], lengths: Sequence[float]) -> dict[Hashable, float]:
         """Set weights from one batch: ``levels[i]`` and ``lengths[i]`` of trajectory i.

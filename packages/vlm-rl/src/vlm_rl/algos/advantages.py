@@ -24,6 +24,7 @@ Standard deviations are unbiased (n − 1), as ``torch.std``/``torch.var``, and
 a standardisation divides by sqrt(var + 1e-8), as the authors' code does.
 A group whose values are all equal (a one-trajectory group included) has no
 spread to learn from: its standardised values are exactly 0, never NaN.
+"Equal" allows rounding noise: a spread below 1e-6 of the values' magnitude.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ from torch import Tensor
 from .registry import register_advantage
 
 EPS = 1e-8  # added to variances before the square root
+# Values that differ by less than FLAT_RTOL of their magnitude count as equal:
+# 0.95 − 0 and (−3 + 0.95) − (−3) differ in the last bit, and dividing that
+# rounding noise by sqrt(0 + EPS) would turn it into advantages of ~10^4.
+FLAT_RTOL = 1e-6
 Scope = Literal["group", "batch"]
 
 
@@ -100,6 +105,11 @@ def _traj_groups(s: _Segments, group_id: Tensor | None, scope: Scope) -> Tensor:
     return g
 
 
+def _flat(hi: Tensor, lo: Tensor) -> Tensor:
+    """max − min within rounding noise of the magnitude (exactly equal included)."""
+    return (hi - lo) <= FLAT_RTOL * torch.maximum(hi.abs(), lo.abs())
+
+
 def _standardise(x: Tensor, group: Tensor) -> Tensor:
     """(x − mean_g) / sqrt(var_g + EPS) per group; exactly 0 where a group is flat.
 
@@ -114,7 +124,7 @@ def _standardise(x: Tensor, group: Tensor) -> Tensor:
     hi = torch.full((k,), -torch.inf, dtype=x.dtype, device=x.device).scatter_reduce(0, g, x, "amax")
     lo = torch.full((k,), torch.inf, dtype=x.dtype, device=x.device).scatter_reduce(0, g, x, "amin")
     # a flat group (one member included) has mean == x up to rounding: say 0 exactly
-    flat = hi == lo
+    flat = _flat(hi, lo)
     return torch.where(flat[g], torch.zeros_like(c), c / torch.sqrt(var[g] + EPS))
 
 
@@ -122,12 +132,12 @@ def _scale(x: Tensor) -> Tensor:
     """Divisor that gives x unit spread without centring: sqrt(var_unbiased(x) + EPS).
 
     Fallback when the unbiased variance is undefined or zero (one entry, or all
-    entries equal): divide by the entries' mean magnitude, so they become ±1,
-    the size a normalised advantage usually has (dividing by sqrt(EPS) would
-    blow them up 10^4×, dividing by 1 would keep raw reward units). 1 if x is
-    all zeros or empty. x[n] float64 → scalar tensor.
+    entries equal up to rounding noise): divide by the entries' mean magnitude,
+    so they become ±1, the size a normalised advantage usually has (dividing by
+    sqrt(EPS) would blow them up 10^4×, dividing by 1 would keep raw reward
+    units). 1 if x is all zeros or empty. x[n] float64 → scalar tensor.
     """
-    if x.numel() >= 2 and bool(x.max() > x.min()):
+    if x.numel() >= 2 and not bool(_flat(x.max(), x.min())):
         return torch.sqrt(x.var(unbiased=True) + EPS)
     m = x.abs().mean() if x.numel() else x.new_zeros(())
     return torch.where(m > 0, m, torch.ones_like(m))

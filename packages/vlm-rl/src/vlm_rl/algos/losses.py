@@ -79,7 +79,7 @@ def ppo_clip(
         raise ValueError("kl_coef > 0 needs ref_logprobs")
 
     mask = mask.to(logprobs.dtype)
-    denom = mask.sum() if num_tokens is None else torch.as_tensor(num_tokens, dtype=logprobs.dtype)
+    denom = mask.sum() if num_tokens is None else torch.as_tensor(num_tokens, dtype=logprobs.dtype, device=mask.device)
     denom = denom.clamp(min=1)  # an all-padding micro-batch gives loss 0, not NaN
     adv = advantages.detach().to(logprobs.dtype)
 

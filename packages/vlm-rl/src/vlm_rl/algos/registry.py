@@ -10,7 +10,8 @@ A new algorithm is a registered function, not a new branch in the trainer::
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 F = TypeVar("F", bound=Callable)
 
