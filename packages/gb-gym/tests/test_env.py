@@ -176,7 +176,8 @@ def test_sb3_subproc_vec_env():
     from stable_baselines3.common.vec_env import SubprocVecEnv
 
     sb3_check(gym.make(ENV_ID, actions="engineered").unwrapped)
-    venv = SubprocVecEnv([lambda: gym.make(ENV_ID, actions="engineered") for _ in range(2)])
+    # worker processes start fresh (forkserver): "gb_gym:" imports the package there
+    venv = SubprocVecEnv([lambda: gym.make("gb_gym:" + ENV_ID, actions="engineered") for _ in range(2)])
     obs = venv.reset()
     assert obs.shape == (2, 144, 160, 3)
     obs, r, done, info = venv.step(np.array([0, 0]))

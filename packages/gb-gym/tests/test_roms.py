@@ -12,7 +12,7 @@ from gb_gym.spec import RomInfo
 
 
 def fake_rom(title: str, size: int = 32 * 1024, fill: int = 0) -> bytes:
-    data = bytearray([fill]) * size
+    data = bytearray(0x150) + bytearray([fill]) * (size - 0x150)
     data[0x134 : 0x134 + len(title)] = title.encode()
     checksum = 0
     for b in data[0x134:0x14D]:
