@@ -15,8 +15,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-# policy(frames, jobs) -> one (action or None, extra record) per frame
-Policy = Callable[[list[np.ndarray], list["Job"]], list[tuple[Any, Any]]]
+# policy(frames, env_indices) -> one (action or None, extra record) per frame;
+# env_indices says which env of the pool each frame comes from
+Policy = Callable[[list[np.ndarray], list[int]], list[tuple[Any, Any]]]
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def run_episodes(
             start(i)
     while any(s is not None for s in slots):
         active = [i for i, s in enumerate(slots) if s is not None]
-        decisions = policy([slots[i][2] for i in active], [slots[i][1].job for i in active])
+        decisions = policy([slots[i][2] for i in active], active)
         for i, (action, extra) in zip(active, decisions):
             idx, ep, obs = slots[i]
             ep.n_turns += 1

@@ -27,7 +27,7 @@ def _video_base_class_exported():
     if is_torchvision_available() or "VideoProcessorMixin" in vars(module):
         yield
         return
-    setattr(module, "VideoProcessorMixin", VideoProcessorMixin)
+    module.VideoProcessorMixin = VideoProcessorMixin
     try:
         yield
     finally:

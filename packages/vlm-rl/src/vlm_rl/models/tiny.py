@@ -94,7 +94,12 @@ def default_corpus() -> list[str]:
         )
     pairs = [(b,) for b in BUTTONS] + [("a", "right"), ("b", "right"), ("a", "left"), ("b", "left")]
     texts += [f"<answer>[{', '.join(repr(b) for b in p)}]</answer>" for p in pairs]
-    texts.append("0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 left right above below near far none yes no")
+    texts += [  # terse RAM-teacher style facts
+        "on ground. pit 3 ahead 2 wide. enemy 5 ahead.",
+        "in air. wall 2 ahead 1 high. no enemy.",
+        "on ground. no hazard. no enemy.",
+        "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 left right above below near far none yes no",
+    ]
     return texts
 
 
