@@ -200,3 +200,26 @@ def test_teacher_turns_match_the_chat_template(actor):
     assert torch.equal(ids[: len(expected)], expected)
     assert actor.tokenizer.decode(ids[len(expected):]).strip() == ""
     assert turn.parsed.strict
+
+
+def test_shared_prompt_prefix_gives_the_same_logprobs_gradients_and_greedy_answers():
+    model, processor = load_policy("tiny", lora=True, lora_r=4)
+    _perturb_lora(model, seed=3)
+    shared = VLMActor(model, processor, "hopland", max_new_tokens=16)
+    plain = VLMActor(model, processor, "hopland", max_new_tokens=16, share_prefix=False)
+    frames = _frames(4, seed=5)
+    assert shared._shared_prefix(shared.prepare(frames)) > 100  # the prompt text is shared
+    a, b = shared.act(frames, greedy=True), plain.act(frames, greedy=True)
+    assert all(torch.equal(x.response_ids, y.response_ids) for x, y in zip(a, b))
+    torch.manual_seed(2)
+    batch = shared.collate(shared.act(frames))
+    grads = []
+    for act in (shared, plain):
+        model.zero_grad()
+        lp = act.logprobs(batch)
+        assert torch.allclose(lp, batch.old_logprobs, atol=ATOL)
+        lp.sum().backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for name in grads[0]:
+        assert torch.allclose(grads[0][name], grads[1][name], atol=1e-5, rtol=1e-3), name

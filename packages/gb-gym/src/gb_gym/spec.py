@@ -100,9 +100,14 @@ class GameSpec(ABC):
         """Describe the screen from RAM for annotators; None where the RAM map is too thin."""
         return None
 
-    def scripted_buttons(self, gb: GameBoyLike) -> tuple[str, ...] | None:
-        """A RAM-reading scripted player's next buttons (at most two), or None if the game has none."""
+    def scripted_decision(self, gb: GameBoyLike) -> tuple[tuple[str, ...], str] | None:
+        """A RAM-reading scripted player's next buttons (at most two) and its reason in words,
+        or None if the game has no scripted player."""
         return None
+
+    def scripted_buttons(self, gb: GameBoyLike) -> tuple[str, ...] | None:
+        decision = self.scripted_decision(gb)
+        return None if decision is None else decision[0]
 
     def check_level(self, level: Any) -> str:
         level = str(level)

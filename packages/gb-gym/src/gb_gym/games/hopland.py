@@ -74,7 +74,8 @@ class Hopland(GameSpec):
             goal_dx=ram.level_end(mem) - x,
         )
 
-    def scripted_buttons(self, gb: GameBoyLike) -> tuple[str, ...]:
-        from .hopland_bot import bot_buttons
+    def scripted_decision(self, gb: GameBoyLike) -> tuple[tuple[str, ...], str]:
+        from .hopland_bot import bot_decision
 
-        return tuple(bot_buttons(gb.memory))
+        buttons, reason = bot_decision(gb.memory)
+        return tuple(buttons), reason

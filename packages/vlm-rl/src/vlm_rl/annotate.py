@@ -1,0 +1,203 @@
+"""Stage 1: frames annotated by a teacher with `<perception>`, `<reasoning>` and `<answer>`.
+
+Frames come from env rollouts (the game's scripted player with some random
+actions, random play, or a saved policy; from the configured levels and saved
+states) or are sampled evenly from gameplay videos. The teacher is the
+offline RAM teacher (`teacher=ram`) or an OpenAI-compatible endpoint
+(`teacher=openai`).
+
+    python -m vlm_rl.annotate annotate.frames=3000 annotate.teacher=ram
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from gb_gym.actions import ORIGINAL
+from gb_gym.spec import GameSpec
+
+from .dataset import DatasetWriter, is_complete
+from .envs import make_env
+from .episodes import Job, run_episodes
+from .teacher import Annotation, OpenAITeacher, RamTeacher, scene_facts
+
+log = logging.getLogger(__name__)
+POLICIES = ("scripted", "random")
+
+
+def data_dir(cfg: Any) -> Path:
+    return Path(cfg.out_dir) / "data"
+
+
+def _jobs(cfg: Any, n: int, offset: int) -> list[Job]:
+    a = cfg.annotate
+    states = [Path(p).read_bytes() for p in a.states]
+    levels = [str(lv) for lv in a.levels]
+    jobs = []
+    for i in range(offset, offset + n):
+        state = states[i % len(states)] if states else None
+        jobs.append(Job(level=levels[i % len(levels)], seed=int(cfg.seed) * 1_000_003 + i, group=i, state=state))
+    return jobs
+
+
+class _RolloutPolicy:
+    """Chooses the played action (scripted with epsilon-random, random, or a VLM) and records what the
+    RAM says about each frame (scene, scripted decision) for the teacher."""
+
+    def __init__(self, envs, kind: str, epsilon: float, rng: np.random.Generator, actor, need_scene: bool,
+                 need_bot: bool):
+        self.envs, self.kind, self.epsilon, self.rng, self.actor = envs, kind, epsilon, rng, actor
+        self.need_scene, self.need_bot = need_scene, need_bot
+
+    def _random(self) -> tuple[str, ...]:
+        return ORIGINAL[int(self.rng.integers(len(ORIGINAL)))]
+
+    def __call__(self, frames, active):
+        vlm = self.actor.act(frames) if self.actor is not None else None
+        out = []
+        for k, i in enumerate(active):
+            base = self.envs[i].unwrapped
+            decision = base.spec_game.scripted_decision(base.pyboy) if self.need_bot else None
+            scene = base.spec_game.scene(base.pyboy) if self.need_scene else None
+            if vlm is not None:
+                played = vlm[k].parsed.buttons if vlm[k].parsed.buttons is not None else self._random()
+            elif self.kind == "random" or self.rng.random() < self.epsilon:
+                played = self._random()
+            else:
+                played = decision[0]
+            out.append((list(played), (scene, decision)))
+        return out
+
+
+def rollout_frames(cfg: Any, teacher: str, actor=None) -> Iterator[tuple[np.ndarray, Any, Any, dict]]:
+    """(frame, scene, scripted decision, meta) for every turn of annotation rollouts, episode by episode."""
+    a = cfg.annotate
+    kind = "vlm" if actor is not None else str(a.policy)
+    envs = [make_env(cfg.env) for _ in range(4)]
+    spec = envs[0].unwrapped.spec_game
+    need_scene, need_bot = teacher == "ram", teacher == "ram" or kind == "scripted"
+    has_scene = type(spec).scene is not GameSpec.scene
+    has_bot = type(spec).scripted_decision is not GameSpec.scripted_decision
+    if (need_scene and not has_scene) or (need_bot and not has_bot):
+        raise ValueError(
+            f"{spec.display_name} has no RAM scene description or scripted player, which annotate.teacher=ram "
+            "and annotate.policy=scripted need; use annotate.teacher=openai with annotate.policy=random or a "
+            "saved policy, or annotate.videos"
+        )
+    policy = _RolloutPolicy(envs, kind, float(a.epsilon), np.random.default_rng(int(cfg.seed)), actor,
+                            need_scene, need_bot)
+    episode = 0
+    try:
+        while True:
+            jobs = _jobs(cfg, len(envs), episode)
+            for ep in run_episodes(envs, policy, jobs, max_turns=int(a.max_turns), keep_turns=True):
+                for t, turn in enumerate(ep.turns):
+                    scene, decision = turn.extra
+                    meta = {"game": spec.name, "level": ep.job.level, "episode": episode, "turn": t, "source": kind}
+                    yield turn.frame, scene, decision, meta
+                episode += 1
+    finally:
+        for e in envs:
+            e.close()
+
+
+def video_frames(paths: list[str], per_video: int) -> Iterator[tuple[np.ndarray, None, None, dict]]:
+    """Frames spread evenly over each video, resized to the Game Boy's 160x144."""
+    import imageio.v3 as iio
+    from PIL import Image
+
+    for v, path in enumerate(paths):
+        try:
+            total = sum(1 for _ in iio.imiter(path))
+        except Exception as e:  # imageio raises plugin-specific errors
+            raise ValueError(f"cannot read video {path}: {e}. For MP4 and similar, pip install av") from e
+        keep = set(np.linspace(0, total - 1, min(per_video, total)).round().astype(int).tolist())
+        for i, frame in enumerate(iio.imiter(path)):
+            if i in keep:
+                img = Image.fromarray(np.asarray(frame)[..., :3]).resize((160, 144), Image.BILINEAR)
+                yield np.asarray(img), None, None, {"episode": v, "turn": i, "source": f"video:{Path(path).name}"}
+
+
+def annotate(cfg: Any, actor=None) -> Path:
+    """Write the annotated dataset to OUT/data (skipped if complete there and resume is on)."""
+    a = cfg.annotate
+    out = data_dir(cfg)
+    if is_complete(out) and cfg.resume:
+        log.info("annotate: %s is complete, skipping", out)
+        return out
+    if a.teacher not in ("ram", "openai"):
+        raise ValueError(f"invalid annotate.teacher={a.teacher!r}: expected ram or openai")
+    if actor is None and str(a.policy) not in POLICIES:
+        if not Path(str(a.policy)).is_dir():
+            raise ValueError(f"invalid annotate.policy={a.policy!r}: expected scripted, random or a saved policy dir")
+        from .policy_io import load_model, make_actor, pick_device
+
+        model, processor, _ = load_model(cfg.model, pick_device(str(cfg.device)), checkpoint=str(a.policy))
+        actor = make_actor(model, processor, str(cfg.env.game), cfg.model, cfg.rl)
+    if a.videos and a.teacher != "openai":
+        raise ValueError("annotate.videos have no RAM to annotate from: set annotate.teacher=openai")
+    if not 0 <= float(a.heldout) < 1:
+        raise ValueError(f"invalid annotate.heldout={a.heldout}: expected a fraction in [0, 1)")
+
+    sources = video_frames(list(a.videos), int(a.video_frames)) if a.videos else rollout_frames(
+        cfg, str(a.teacher), actor=actor)
+    every = round(1 / float(a.heldout)) if float(a.heldout) > 0 else 0
+    writer = DatasetWriter(out)
+    n, skipped = int(a.frames), 0
+    bar = tqdm(total=n, desc="annotate", unit="frame")
+    if a.teacher == "ram":
+        teacher = RamTeacher()
+        for frame, scene, decision, meta in sources:
+            ann = teacher.annotate(scene, *decision)
+            split = "heldout" if every and meta["episode"] % every == every - 1 else "train"
+            writer.add(split, frame, ann.text, {**meta, **_fields(ann), "facts": scene_facts(scene)})
+            bar.update(1)
+            if sum(writer.counts.values()) >= n:
+                break
+    else:
+        teacher = OpenAITeacher(str(a.openai.base_url), str(a.openai.model), str(a.openai.api_key_env),
+                                upscale=int(a.openai.upscale))
+        if not a.openai.model:
+            raise ValueError("annotate.teacher=openai needs annotate.openai.model (the endpoint's model name)")
+        batch = []
+        for item in sources:
+            batch.append(item)
+            if len(batch) >= n:
+                break
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            replies = pool.map(lambda it: teacher.annotate_frame(it[0], str(cfg.env.game)), batch)
+            for (frame, scene, _, meta), (text, parsed) in zip(batch, replies):
+                bar.update(1)
+                if parsed.buttons is None:
+                    skipped += 1
+                    continue
+                ann = Annotation(parsed.perception or "", parsed.reasoning or "", parsed.buttons)
+                split = "heldout" if every and meta["episode"] % every == every - 1 else "train"
+                extra = {"facts": scene_facts(scene)} if scene is not None else {}
+                writer.add(split, frame, ann.text, {**meta, **_fields(ann), "teacher_raw": text, **extra})
+    bar.close()
+    writer.close({"teacher": str(a.teacher), "policy": str(a.policy), "skipped_unparsable": skipped})
+    log.info("annotate: %s train / %s held-out frames in %s (%d teacher replies unparsable)",
+             writer.counts["train"], writer.counts["heldout"], out, skipped)
+    return out
+
+
+def _fields(ann: Annotation) -> dict:
+    return {"perception": ann.perception, "reasoning": ann.reasoning, "buttons": list(ann.buttons)}
+
+
+def main() -> None:
+    from .cli import hydra_main
+
+    hydra_main(lambda cfg: annotate(cfg), stages=("annotate",))
+
+
+if __name__ == "__main__":
+    main()

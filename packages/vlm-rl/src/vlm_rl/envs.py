@@ -1,0 +1,42 @@
+"""Making gb-gym envs from the `env` config group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+import gb_gym
+
+
+def env_kwargs(env_cfg: Any, actions: str = "buttons") -> dict:
+    return dict(
+        actions=actions,
+        reward_scale=float(env_cfg.reward_scale),
+        reward_per=str(env_cfg.reward_per),
+        death_penalty=float(env_cfg.death_penalty),
+        terminate_on=str(env_cfg.terminate_on),
+        frame_skip=tuple(int(x) for x in env_cfg.frame_skip),
+        rom_path=env_cfg.rom_path,
+    )
+
+
+def make_env(env_cfg: Any, level: str | None = None, actions: str = "buttons", max_turns: int | None = None) -> gym.Env:
+    """One env of the configured game. Turn limits are the caller's (episode runner) unless `max_turns` is given."""
+    spec = gb_gym.get_spec(str(env_cfg.game))
+    return gym.make(
+        spec.env_id,
+        level=level if level is not None else str(env_cfg.levels[0]),
+        max_episode_steps=max_turns or 10**9,
+        **env_kwargs(env_cfg, actions),
+    )
+
+
+def check_game(env_cfg: Any) -> None:
+    """Fail fast, before any model loads, when the game, its levels or its ROM are not usable."""
+    env = make_env(env_cfg)
+    spec = env.unwrapped.spec_game
+    for key in ("levels", "eval_levels"):
+        for lv in env_cfg.get(key) or []:
+            spec.check_level(str(lv))
+    env.close()

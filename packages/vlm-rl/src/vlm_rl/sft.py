@@ -1,0 +1,170 @@
+"""Stage 2: supervised fine-tuning on the annotated frames (the perception-first warm start).
+
+Cross-entropy on the response tokens only, LoRA or full fine-tuning as the model
+config says, cosine schedule with warm-up. Afterwards the policy answers the
+held-out frames and we report the strict / lenient format rate, the action
+diversity, agreement with the teacher and perception fidelity.
+
+    python -m vlm_rl.sft sft.epochs=1 sft.lr=2e-3
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .annotate import data_dir
+from .checkpoint import find_checkpoint, optimizer_from_flat, save_checkpoint, set_rng_state
+from .dataset import Example, load_split
+from .metrics import MetricLogger
+from .parsing import format_stats
+from .policy_io import POLICY_META, load_model, make_actor, pick_device, save_policy
+from .teacher import facts_from_text
+
+log = logging.getLogger(__name__)
+
+
+def sft_dir(cfg: Any) -> Path:
+    return Path(cfg.out_dir) / "sft"
+
+
+def policy_path(cfg: Any) -> Path:
+    return sft_dir(cfg) / "policy"
+
+
+def frame_report(actor, examples: list[Example], batch: int = 16, greedy: bool = False) -> dict[str, float]:
+    """The policy's answers on held-out frames: format, action diversity, teacher agreement, perception."""
+    parsed, agree, fact_hits, fact_n, exact = [], 0, 0, 0, 0
+    with_facts = 0
+    for i in range(0, len(examples), batch):
+        chunk = examples[i : i + batch]
+        for ex, turn in zip(chunk, actor.act([e.frame for e in chunk], greedy=greedy)):
+            p = turn.parsed
+            parsed.append(p)
+            agree += p.buttons is not None and tuple(p.buttons) == tuple(ex.meta.get("buttons", ()))
+            if "facts" in ex.meta:
+                with_facts += 1
+                got = facts_from_text(p.perception)
+                ok = [got[k] == v for k, v in ex.meta["facts"].items()]
+                fact_hits, fact_n, exact = fact_hits + sum(ok), fact_n + len(ok), exact + all(ok)
+    stats = format_stats(parsed)
+    dist = Counter(p.action_name for p in parsed if p.buttons is not None)
+    total = sum(dist.values())
+    probs = np.array([c / total for c in dist.values()]) if total else np.array([])
+    out = {
+        "strict_rate": stats["strict_rate"],
+        "lenient_rate": stats["lenient_rate"],
+        "distinct_actions": float(len(dist)),
+        "action_entropy": float(-(probs * np.log(probs)).sum()) if total else 0.0,
+        "teacher_agreement": agree / max(len(examples), 1),
+    }
+    if with_facts:
+        out["perception_exact"] = exact / with_facts
+        out["perception_facts"] = fact_hits / max(fact_n, 1)
+    for name, c in dist.most_common():
+        out[f"action/{name}"] = c / total
+    return out
+
+
+def _schedule(opt, kind: str, total: int, warmup: int):
+    from transformers import get_constant_schedule_with_warmup, get_cosine_schedule_with_warmup
+
+    if kind == "cosine":
+        return get_cosine_schedule_with_warmup(opt, warmup, total)
+    if kind == "constant":
+        return get_constant_schedule_with_warmup(opt, warmup)
+    raise ValueError(f"invalid sft.scheduler={kind!r}: expected cosine or constant")
+
+
+def sft(cfg: Any) -> Path:
+    """Train on OUT/data and write the policy to OUT/sft/policy (skipped if done and resume is on)."""
+    s = cfg.sft
+    out, final = sft_dir(cfg), policy_path(cfg)
+    if cfg.resume and (out / "report.json").is_file() and (final / POLICY_META).is_file():
+        log.info("sft: %s is complete, skipping", final)
+        return final
+    torch.manual_seed(int(cfg.seed))
+    rng = np.random.default_rng(int(cfg.seed))
+    train, heldout = load_split(data_dir(cfg), "train"), load_split(data_dir(cfg), "heldout")
+    if not train:
+        raise ValueError(f"{data_dir(cfg)} has no training frames; annotate more (annotate.frames)")
+    device = pick_device(str(cfg.device))
+    ckpt = find_checkpoint(out / "ckpt") if cfg.resume else None
+    corpus = [ex.text for ex in train[:2000]]
+    model, processor, base = load_model(cfg.model, device, checkpoint=ckpt[0] / "policy" if ckpt else None,
+                                        corpus=corpus)
+    actor = make_actor(model, processor, str(cfg.env.game), cfg.model, cfg.rl, temperature=1.0)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters: set model.lora=true or model.full_finetune=true")
+    opt = torch.optim.AdamW(params, lr=float(s.lr), weight_decay=float(s.weight_decay))
+    per_epoch = math.ceil(len(train) / int(s.batch_size))
+    total = max(1, int(s.epochs) * per_epoch // int(s.grad_accum))
+    sched = _schedule(opt, str(s.scheduler), total, int(float(s.warmup_ratio) * total))
+    step = 0
+    if ckpt:
+        path, tensors, meta = ckpt
+        optimizer_from_flat(opt, "opt.actor", tensors, meta["optimizers"]["actor"])
+        sched.load_state_dict(meta["extra"]["scheduler"])
+        set_rng_state(tensors, meta, rng)
+        step = int(meta["step"])
+        log.info("sft: resuming from %s (step %d of %d)", path, step, total)
+    logger = MetricLogger(out)
+    model.train()
+    bar = tqdm(total=total, initial=step, desc="sft", unit="step")
+    micro = 0
+    while step < total:
+        order = rng.permutation(len(train))  # one permutation per epoch, reproducible after a resume
+        for b in range(0, len(order) - int(s.batch_size) + 1, int(s.batch_size)):
+            if step >= total:
+                break
+            examples = [train[j] for j in order[b : b + int(s.batch_size)]]
+            batch = actor.collate(actor.teacher_turns([e.frame for e in examples], [e.text for e in examples]))
+            lp = actor.logprobs(batch)
+            mask = batch.response_mask.to(lp.device)
+            loss = -(lp * mask).sum() / mask.sum()
+            (loss / int(s.grad_accum)).backward()
+            micro += 1
+            if micro % int(s.grad_accum):
+                continue
+            gn = torch.nn.utils.clip_grad_norm_(params, float(s.max_grad_norm))
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            if step % int(s.log_every) == 0 or step == total:
+                logger.log(step, {"sft/loss": loss.item(), "sft/grad_norm": float(gn), "sft/lr": sched.get_last_lr()[0]})
+            if step % max(1, total // 4) == 0 and step < total:
+                save_checkpoint(out / "ckpt", step, save_policy_fn=lambda p: save_policy(model, processor, p, base),
+                                optimizers={"actor": opt}, np_rng=rng, extra={"scheduler": sched.state_dict()})
+    bar.close()
+    save_policy(model, processor, final, base)
+    report = frame_report(actor, heldout[: int(s.eval_frames)])
+    report["train_frames"], report["heldout_frames"], report["steps"] = len(train), len(heldout), total
+    logger.log(total, {f"sft_eval/{k}": v for k, v in report.items()})
+    logger.close()
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    log.info("sft: held-out format strict %.1f%% lenient %.1f%%, %d distinct actions, teacher agreement %.1f%%",
+             100 * report["strict_rate"], 100 * report["lenient_rate"], report["distinct_actions"],
+             100 * report["teacher_agreement"])
+    return final
+
+
+def main() -> None:
+    from .cli import hydra_main
+
+    hydra_main(sft, stages=("sft",))
+
+
+if __name__ == "__main__":
+    main()
