@@ -6,7 +6,8 @@
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROM_DEST="$HERE/../src/gb_gym/roms/hopland.gb"
+mkdir -p "$HERE/../src/gb_gym/roms"
+ROM_DEST="$(cd "$HERE/../src/gb_gym/roms" && pwd)/hopland.gb"
 
 for tool in sdcc sdasgb makebin; do
     if ! command -v "$tool" >/dev/null 2>&1; then
@@ -23,17 +24,23 @@ build() { # $1 = output directory
     cd "$HERE"
     sdasgb -plosgff -o "$out/crt0.rel" crt0.s
     sdasgb -plosgff -o "$out/vblank.rel" vblank.s
+    # (info 218 is a harmless note from sdcc 4.2's peephole optimiser)
     for f in main levels tiles; do
-        sdcc -msm83 --std-sdcc11 --opt-code-speed -c "$f.c" -o "$out/$f.rel"
+        sdcc -msm83 --std-sdcc11 --opt-code-speed --disable-warning 218 -c "$f.c" -o "$out/$f.rel"
     done
     # Code after the header at 0x200; variables above the fixed RAM map
     # (0xC000-0xC2FF: published map, live copy, snapshot, shadow OAM).
     sdcc -msm83 --no-std-crt0 --code-loc 0x200 --data-loc 0xC300 \
         -o "$out/hopland.ihx" \
         "$out/crt0.rel" "$out/vblank.rel" "$out/main.rel" "$out/levels.rel" "$out/tiles.rel"
-    # Header: title HOPLAND, cartridge type 0x00 (ROM only), 32 KiB, no RAM.
-    makebin -Z -yn HOPLAND -yt 0x00 -yo 2 -ya 0 -yp 0x146=0x00 -yp 0x14C=0x00 \
-        "$out/hopland.ihx" "$out/hopland.gb"
+    # Header: title HOPLAND, cartridge type 0x00 (ROM only), 32 KiB, no RAM,
+    # SGB flag and version 0 (makebin leaves 0xFF there otherwise and notes
+    # "caution: ... outdated" about these two options: that note is hidden).
+    if ! makebin -Z -yn HOPLAND -yt 0x00 -yo 2 -ya 0 -yp 0x146=0x00 -yp 0x14C=0x00 \
+        "$out/hopland.ihx" "$out/hopland.gb" 2>"$out/makebin.log"; then
+        cat "$out/makebin.log" >&2
+        exit 1
+    fi
 }
 
 if [ "${1:-}" = "--check" ]; then
@@ -50,6 +57,5 @@ if [ "${1:-}" = "--check" ]; then
 fi
 
 build "$HERE/build"
-mkdir -p "$(dirname "$ROM_DEST")"
 cp "$HERE/build/hopland.gb" "$ROM_DEST"
 echo "built $ROM_DEST ($(wc -c < "$ROM_DEST") bytes)"

@@ -4,8 +4,8 @@
  *   1. halt until the v-blank interrupt;
  *   2. read the joypad (always at the start of v-blank, so a host that presses
  *      buttons between frames sees a fixed one-frame input latency);
- *   3. vblank_work() (vblank.s): sprites, scroll, one streamed map column,
- *      text patches, and the copy of the RAM-map snapshot to 0xC000;
+ *   3. vblank_work() (vblank.s): sprites, scroll, the copy of the RAM-map
+ *      snapshot to 0xC000, then one streamed map column or one text patch;
  *   4. snapshot(): copy the live state (0xC100) to the snapshot (0xC180);
  *   5. game logic for this frame, which updates the live state and prepares
  *      the next v-blank's work.
@@ -36,7 +36,8 @@
 /* ---- Physics (1/16 px units) -------------------------------------------- */
 #define WALK_MAX      16  /* 1 px/frame */
 #define RUN_MAX       30  /* 1.875 px/frame with B held */
-#define ACCEL          2  /* per frame while a direction is held */
+#define WALK_ACCEL     4  /* per frame while a direction is held, up to WALK_MAX */
+#define RUN_ACCEL      3  /* per frame above WALK_MAX while B is held */
 #define FRICTION       1  /* per frame on the ground with no direction held */
 #define TURN_DECEL     4  /* per frame on the ground when reversing */
 #define AIR_DECEL      2  /* per frame in the air when pushing backwards */
@@ -65,7 +66,7 @@
 #define SQUASH_FRAMES 20
 
 /* ---- RAM map ------------------------------------------------------------
- * 0xC000-0xC04F is what the host reads (see docs/cartridge.md). The game
+ * 0xC000-0xC05F is what the host reads (see docs/cartridge.md). The game
  * works on a live copy at 0xC100 with the same layout; it is copied to
  * 0xC180 after each v-blank and from there to 0xC000 during the next one.
  * LEVEL (0xC002) and SEED (0xC010) belong to the host on the title screen:
@@ -98,6 +99,9 @@ __at(0xC147) uint8_t screen_x;     /* player x on screen */
 __at(0xC148) uint16_t level_px;    /* level length in px */
 __at(0xC14A) int8_t obj_vx[4];     /* enemy speed per slot, 1/16 px per frame, signed */
 __at(0xC14E) uint8_t ram_version;
+__at(0xC14F) uint8_t subpx;        /* player sub-pixels: x in bits 0-3, y in bits 4-7 */
+__at(0xC150) uint8_t obj_sub[4];   /* enemy x sub-pixels per slot (0..15) */
+__at(0xC158) uint8_t behind[8];    /* ground height of the 8 columns left of x/8 */
 
 /* Sprite attributes copied to OAM in v-blank: 6 entries (player x2, enemies x4). */
 #define N_SPRITES 6
@@ -109,7 +113,7 @@ uint8_t scx_shadow;
 uint8_t col_pending;              /* 1: copy col_buf (17 tiles) down the map column at col_dst */
 uint16_t col_dst;
 uint8_t col_buf[PLAY_ROWS];
-uint8_t patch_len;                /* text patches: patch_len bytes of patch_buf to patch_dst */
+uint8_t patch_len;                /* text patches: nonzero = copy the 20 bytes of patch_buf to patch_dst */
 uint16_t patch_dst;
 uint8_t patch_buf[20];
 uint8_t patch2_len;
@@ -410,8 +414,11 @@ static void update_published(void)
 
     for (i = 0; i < 16; i++)
         ahead[i] = heights[(uint8_t)(c + i)];
+    for (i = 0; i < 8; i++)
+        behind[i] = c + i >= 8 ? heights[(uint8_t)(c + i - 8)] : heights[0];
     ground_h = hl > hr ? hl : hr;
     screen_x = (uint8_t)(px - cam_x);
+    subpx = px_sub | (uint8_t)(py_sub << 4);
     pflags = (pflags & (uint8_t)~F_RUN) | ((keys & K_B) ? F_RUN : 0);
     for (i = 0; i < MAX_ENEMIES; i++) {
         o[0] = e_kind[i];
@@ -419,6 +426,7 @@ static void update_published(void)
         o[2] = (uint8_t)(e_x[i] >> 8);
         o[3] = e_y[i];
         obj_vx[i] = e_kind[i] == K_WALKER ? e_vx[i] : 0;
+        obj_sub[i] = e_sub[i];
         o += 4;
     }
 }
@@ -442,11 +450,11 @@ static void enter_title(void)
         VRAM_BG[(5 << 5) + i] = T_BLOCK;
     }
     draw_text(4, 3, "H O P L A N D");
-    draw_text(4, 11, "PRESS  START");
-    draw_text(3, 13, "UP/DOWN: LEVEL");
+    draw_text(4, 10, "PRESS  START");
+    draw_text(3, 12, "UP/DOWN: LEVEL");
     for (i = 0; i < 20; i++) {
-        VRAM_BG[(15 << 5) + i] = T_TOP;
-        VRAM_BG[(16 << 5) + i] = T_DIRT;
+        VRAM_BG[(16 << 5) + i] = T_TOP;
+        VRAM_BG[(17 << 5) + i] = T_DIRT;
     }
     VRAM_BG[(2 << 5) + 1] = T_CLOUD_L;
     VRAM_BG[(2 << 5) + 2] = T_CLOUD_R;
@@ -613,7 +621,7 @@ static void player_speed(void)
     }
     speed = (uint8_t)(pvx < 0 ? -pvx : pvx);
     if (speed < target) {
-        speed += ACCEL;
+        speed += speed < WALK_MAX ? WALK_ACCEL : RUN_ACCEL;
         if (speed > target)
             speed = target;
     } else if (speed > target && (pflags & F_GROUND)) {
@@ -897,14 +905,14 @@ static void title_update(void)
         lv = lv ? lv - 1 : N_LEVELS - 1;
         pub_level = lv;
     }
-    if (lv != title_shown && !patch_len) {
+    if (lv != title_shown && !patch_len && !patch2_len) {
         static const char sel[] = "< LEVEL 1 >";
         center_text(patch_buf, sel, 0);
         patch_buf[4 + 8] = '1' + lv;
-        patch_dst = (uint16_t)VRAM_BG + (8 << 5);
+        patch_dst = (uint16_t)VRAM_BG + (7 << 5);
         patch_len = 20;
         center_text(patch2_buf, levels[lv].label, 0);
-        patch2_dst = (uint16_t)VRAM_BG + (9 << 5);
+        patch2_dst = (uint16_t)VRAM_BG + (8 << 5);
         patch2_len = 20;
         title_shown = lv;
     }
@@ -916,9 +924,9 @@ static void title_update(void)
 static void title_sprites(void)
 {
     hide_sprites();
-    set_sprite(0, 104, 40, S_HEAD, 0);
-    set_sprite(1, 112, 40, (frame & 16) ? S_STAND : S_WALK1, 0);
-    set_sprite(2, 112, 112, (frame & 8) ? S_ENEMY1 : S_ENEMY2, 0x20);
+    set_sprite(0, 112, 40, S_HEAD, 0);
+    set_sprite(1, 120, 40, (frame & 16) ? S_STAND : S_WALK1, 0);
+    set_sprite(2, 120, 112, (frame & 8) ? S_ENEMY1 : S_ENEMY2, 0x20);
 }
 
 /* ======================================================================== */

@@ -1,7 +1,9 @@
 ;; Hopland v-blank work, in assembly because it must fit in v-blank
-;; (10 lines = 1140 M-cycles): sprites, scroll, one map column, up to two
-;; text patches, then the RAM-map snapshot copied to the published block.
+;; (10 lines = 1140 M-cycles): sprites, scroll, the RAM-map snapshot copied
+;; to the published block, then one map column or one text patch (about
+;; 680 M-cycles in all, so it ends around LY 150).
 ;; Every register may be clobbered (sdcc's sm83 convention saves none).
+;; Text patches are always 20 bytes (patch_len is a flag).
 
         .module vblank
         .globl  _vblank_work
@@ -44,7 +46,28 @@ _vblank_work::
         ld      a, (_scx_shadow)
         ldh     (0x43), a
 
-        ;; one map column: 17 tiles, 32 bytes apart
+        ;; publish: SNAP -> PUB, skipping LEVEL (0xC002) and SEED (0xC010-11),
+        ;; which the host owns on the title screen. Done early, so it is
+        ;; always complete long before v-blank ends (PyBoy's tick() returns
+        ;; when LY wraps from 153 to 0).
+        ld      hl, #SNAP
+        ld      de, #PUB
+        COPYB                   ; 0xC000 magic
+        COPYB                   ; 0xC001 state
+        inc     l               ; skip 0xC002 level
+        inc     e
+        .rept   13              ; 0xC003..0xC00F
+        COPYB
+        .endm
+        ld      l, #<(SNAP + 0x20)
+        ld      e, #0x20
+        .rept   64              ; 0xC020..0xC05F
+        COPYB
+        .endm
+
+        ;; then at most one piece of map work per frame: a streamed column
+        ;; (17 tiles, 32 bytes apart) or else one 20-byte text patch; what
+        ;; is not done now stays queued for the next v-blank
         ld      a, (_col_pending)
         or      a
         jr      z, no_column
@@ -62,13 +85,11 @@ _vblank_work::
         ld      (hl), a
         add     hl, bc
         .endm
+        jp      work_done
 no_column:
-
-        ;; text patches (HUD row, title lines)
         ld      a, (_patch_len)
         or      a
         jr      z, no_patch
-        ld      c, a
         xor     a
         ld      (_patch_len), a
         ld      a, (_patch_dst)
@@ -76,17 +97,16 @@ no_column:
         ld      a, (_patch_dst + 1)
         ld      d, a
         ld      hl, #_patch_buf
-patch_loop:
+        .rept   20
         ld      a, (hl+)
         ld      (de), a
         inc     de
-        dec     c
-        jr      nz, patch_loop
+        .endm
+        jp      work_done
 no_patch:
         ld      a, (_patch2_len)
         or      a
-        jr      z, no_patch2
-        ld      c, a
+        jp      z, work_done
         xor     a
         ld      (_patch2_len), a
         ld      a, (_patch2_dst)
@@ -94,30 +114,12 @@ no_patch:
         ld      a, (_patch2_dst + 1)
         ld      d, a
         ld      hl, #_patch2_buf
-patch2_loop:
+        .rept   20
         ld      a, (hl+)
         ld      (de), a
         inc     de
-        dec     c
-        jr      nz, patch2_loop
-no_patch2:
-
-        ;; publish: SNAP -> PUB, skipping LEVEL (0xC002) and SEED (0xC010-11),
-        ;; which the host owns on the title screen
-        ld      hl, #SNAP
-        ld      de, #PUB
-        COPYB                   ; 0xC000 magic
-        COPYB                   ; 0xC001 state
-        inc     l               ; skip 0xC002 level
-        inc     e
-        .rept   13              ; 0xC003..0xC00F
-        COPYB
         .endm
-        ld      l, #<(SNAP + 0x20)
-        ld      e, #0x20
-        .rept   48              ; 0xC020..0xC04F
-        COPYB
-        .endm
+work_done:
 
         ;; still in v-blank (LY >= 144)? otherwise count an overrun
         ldh     a, (0x44)
@@ -127,11 +129,11 @@ no_patch2:
         inc     (hl)
         ret
 
-;; LIVE -> SNAP, 0x50 bytes (outside v-blank, timing does not matter)
+;; LIVE -> SNAP, 0x60 bytes (outside v-blank, timing does not matter)
 _snapshot::
         ld      hl, #LIVE
         ld      de, #SNAP
-        ld      c, #0x50
+        ld      c, #0x60
 snap_loop:
         ld      a, (hl+)
         ld      (de), a

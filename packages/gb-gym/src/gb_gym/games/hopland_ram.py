@@ -4,8 +4,8 @@ The cartridge (packages/gb-gym/cart) publishes these bytes during v-blank, so
 they are consistent whenever PyBoy's ``tick()`` returns, and they describe the
 frame that is on screen at that moment. docs/cartridge.md has the full table.
 
-Every helper takes any ``mem`` with ``mem[addr] -> int`` (``pyboy.memory``,
-a bytes-like snapshot indexed from 0 is NOT enough: addresses are absolute).
+Every helper takes any ``mem`` with ``mem[addr] -> int`` for absolute
+addresses (``pyboy.memory``, or a dict / fake memory in tests).
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ SCREEN_X = 0xC047  # player x on screen (px)
 LEVEL_LENGTH = 0xC048  # 2 bytes LE: level length in px
 OBJECT_VX = 0xC04A  # 4 bytes: signed speed of each slot's walker, 1/16 px per frame
 RAM_VERSION = 0xC04E
+SUBPIXELS = 0xC04F  # player sub-pixel fractions (1/16 px): x in bits 0-3, y in bits 4-7
+OBJECT_SUBPX = 0xC050  # 4 bytes: x sub-pixel fraction (0..15) of each slot
+TERRAIN_BEHIND = 0xC058  # 8 bytes: ground height of the 8 columns left of x/8 (oldest first)
 
 MAGIC_VALUE = 0x48
 RAM_VERSION_VALUE = 1
@@ -70,20 +73,34 @@ KIND_SQUASHED = 2  # a stomped walker, harmless, gone after 20 frames
 
 N_OBJECT_SLOTS = 4
 N_TERRAIN_AHEAD = 16
+N_TERRAIN_BEHIND = 8
 
 LEVEL_NAMES = ("1", "2", "3", "4")
 
-# ---- geometry and physics (cartridge constants, see docs/cartridge.md) ----
+# ---- geometry and physics (cartridge constants, cart/main.c; docs/cartridge.md)
 TILE = 8  # px per terrain column / tile
 LEVEL_START_X = 16  # x-progress at the start of every level
 GROUND_BOTTOM = 136  # screen y of the playfield bottom (the HUD row starts here)
 PLAYER_W, PLAYER_H = 8, 16
 ENEMY_W, ENEMY_H = 8, 8
-SUBPX = 16  # speeds are in 1/16 px per frame
-WALK_MAX = 16
-RUN_MAX = 30
-RUN_JUMP_MIN_VX = 24  # |vx| at take-off that gives the higher, longer running jump
+CAMERA_LEAD = 64  # the camera scrolls to keep the player within 64 px of the left edge
+PIT_DEATH_Y = 128  # the player dies when PLAYER_Y > 128 (feet below the screen)
 START_LIVES = 3
+# speeds in 1/16 px per frame, accelerations in 1/16 px per frame per frame
+SUBPX = 16
+WALK_MAX = 16  # 1 px/frame
+RUN_MAX = 30  # 1.875 px/frame, B held
+WALK_ACCEL = 4  # while a direction is held, below WALK_MAX
+RUN_ACCEL = 3  # above WALK_MAX with B held
+FRICTION = 1  # on the ground with no direction held (and when above the target speed)
+TURN_DECEL = 4  # on the ground, pushing against the motion
+AIR_DECEL = 2  # in the air, pushing against the motion (no friction in the air)
+GRAVITY = 4
+MAX_FALL = 64
+WALK_JUMP_VY = 58  # take-off speed of a walking jump (peak 29 px)
+RUN_JUMP_VY = 68  # take-off speed of a running jump (peak 39 px)
+RUN_JUMP_MIN_VX = 24  # |vx| at take-off that gives the running jump
+STOMP_BOUNCE_VY = 40
 
 
 def u16(mem: Memory, addr: int) -> int:
@@ -136,6 +153,7 @@ class GameObject(NamedTuple):
     x: int  # world px, left edge
     y: int  # screen px, top edge
     vx: int  # 1/16 px per frame, signed (0 unless a walker)
+    sub: int  # x sub-pixel fraction, 1/16 px
 
 
 def objects(mem: Memory) -> list[GameObject]:
@@ -145,7 +163,8 @@ def objects(mem: Memory) -> list[GameObject]:
         base = OBJECTS + 4 * slot
         kind = mem[base]
         if kind != KIND_EMPTY:
-            out.append(GameObject(slot, kind, mem[base + 1] | (mem[base + 2] << 8), mem[base + 3], s8(mem[OBJECT_VX + slot])))
+            x = mem[base + 1] | (mem[base + 2] << 8)
+            out.append(GameObject(slot, kind, x, mem[base + 3], s8(mem[OBJECT_VX + slot]), mem[OBJECT_SUBPX + slot]))
     return out
 
 
@@ -159,6 +178,11 @@ def terrain_ahead(mem: Memory) -> list[int]:
     return [mem[TERRAIN_AHEAD + i] for i in range(N_TERRAIN_AHEAD)]
 
 
-def snapshot(mem: Memory, start: int = 0xC000, end: int = 0xC050) -> bytes:
+def terrain_behind(mem: Memory) -> list[int]:
+    """Ground height of the 8 columns x // 8 - 8 .. x // 8 - 1 (0 = pit)."""
+    return [mem[TERRAIN_BEHIND + i] for i in range(N_TERRAIN_BEHIND)]
+
+
+def snapshot(mem: Memory, start: int = 0xC000, end: int = 0xC060) -> bytes:
     """The published RAM map as bytes (for determinism checks)."""
     return bytes(mem[a] for a in range(start, end))
