@@ -3,8 +3,8 @@
 Frames come from env rollouts (the game's scripted player with some random
 actions, random play, or a saved policy; from the configured levels and saved
 states) or are sampled evenly from gameplay videos. The teacher is the
-offline RAM teacher (`teacher=ram`) or an OpenAI-compatible endpoint
-(`teacher=openai`).
+offline RAM teacher (`teacher=ram`), an OpenAI-compatible endpoint
+(`teacher=openai`) or a local VLM answering greedily (`teacher=model`).
 
     python -m vlm_rl.annotate annotate.frames=3000 annotate.teacher=ram
 """
@@ -26,6 +26,7 @@ from gb_gym.spec import GameSpec
 from .dataset import DatasetWriter, is_complete
 from .envs import make_env
 from .episodes import Job, run_episodes
+from .policy_io import make_actor
 from .teacher import Annotation, OpenAITeacher, RamTeacher, scene_facts
 
 log = logging.getLogger(__name__)
@@ -132,17 +133,17 @@ def annotate(cfg: Any, actor=None) -> Path:
     if is_complete(out) and cfg.resume:
         log.info("annotate: %s is complete, skipping", out)
         return out
-    if a.teacher not in ("ram", "openai"):
-        raise ValueError(f"invalid annotate.teacher={a.teacher!r}: expected ram or openai")
+    if a.teacher not in ("ram", "openai", "model"):
+        raise ValueError(f"invalid annotate.teacher={a.teacher!r}: expected ram, openai or model")
     if actor is None and str(a.policy) not in POLICIES:
         if not Path(str(a.policy)).is_dir():
             raise ValueError(f"invalid annotate.policy={a.policy!r}: expected scripted, random or a saved policy dir")
-        from .policy_io import load_model, make_actor, pick_device
+        from .policy_io import load_model, pick_device
 
         model, processor, _ = load_model(cfg.model, pick_device(str(cfg.device)), checkpoint=str(a.policy))
         actor = make_actor(model, processor, str(cfg.env.game), cfg.model, cfg.rl)
-    if a.videos and a.teacher != "openai":
-        raise ValueError("annotate.videos have no RAM to annotate from: set annotate.teacher=openai")
+    if a.videos and a.teacher == "ram":
+        raise ValueError("annotate.videos have no RAM to annotate from: set annotate.teacher=openai or model")
     if not 0 <= float(a.heldout) < 1:
         raise ValueError(f"invalid annotate.heldout={a.heldout}: expected a fraction in [0, 1)")
 
@@ -162,31 +163,46 @@ def annotate(cfg: Any, actor=None) -> Path:
             if sum(writer.counts.values()) >= n:
                 break
     else:
-        teacher = OpenAITeacher(str(a.openai.base_url), str(a.openai.model), str(a.openai.api_key_env),
-                                upscale=int(a.openai.upscale))
-        if not a.openai.model:
-            raise ValueError("annotate.teacher=openai needs annotate.openai.model (the endpoint's model name)")
         batch = []
         for item in sources:
             batch.append(item)
             if len(batch) >= n:
                 break
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            replies = pool.map(lambda it: teacher.annotate_frame(it[0], str(cfg.env.game)), batch)
-            for (frame, scene, _, meta), (text, parsed) in zip(batch, replies):
-                bar.update(1)
-                if parsed.buttons is None:
-                    skipped += 1
-                    continue
-                ann = Annotation(parsed.perception or "", parsed.reasoning or "", parsed.buttons)
-                split = "heldout" if every and meta["episode"] % every == every - 1 else "train"
-                extra = {"facts": scene_facts(scene)} if scene is not None else {}
-                writer.add(split, frame, ann.text, {**meta, **_fields(ann), "teacher_raw": text, **extra})
+        for (frame, scene, _, meta), (text, parsed) in zip(batch, _teacher_replies(cfg, [b[0] for b in batch])):
+            bar.update(1)
+            if parsed.buttons is None:
+                skipped += 1
+                continue
+            ann = Annotation(parsed.perception or "", parsed.reasoning or "", parsed.buttons)
+            split = "heldout" if every and meta["episode"] % every == every - 1 else "train"
+            extra = {"facts": scene_facts(scene)} if scene is not None else {}
+            writer.add(split, frame, ann.text, {**meta, **_fields(ann), "teacher_raw": text, **extra})
     bar.close()
     writer.close({"teacher": str(a.teacher), "policy": str(a.policy), "skipped_unparsable": skipped})
     log.info("annotate: %s train / %s held-out frames in %s (%d teacher replies unparsable)",
              writer.counts["train"], writer.counts["heldout"], out, skipped)
     return out
+
+
+def _teacher_replies(cfg: Any, frames: list[np.ndarray]) -> Iterator[tuple[str, Any]]:
+    """(raw text, parse) per frame from the openai endpoint or a local VLM (greedy)."""
+    a, game = cfg.annotate, str(cfg.env.game)
+    if a.teacher == "openai":
+        if not a.openai.model:
+            raise ValueError("annotate.teacher=openai needs annotate.openai.model (the endpoint's model name)")
+        teacher = OpenAITeacher(str(a.openai.base_url), str(a.openai.model), str(a.openai.api_key_env),
+                                upscale=int(a.openai.upscale))
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            yield from pool.map(lambda f: teacher.annotate_frame(f, game), frames)
+        return
+    from .models import load_policy
+    from .policy_io import pick_device
+
+    model, processor = load_policy(str(a.teacher_model), lora=False, dtype="auto", device=pick_device(str(cfg.device)))
+    actor = make_actor(model, processor, game, cfg.model, max_new_tokens=int(a.teacher_max_new_tokens))
+    for i in range(0, len(frames), 8):
+        for turn in actor.act(frames[i : i + 8], greedy=True):
+            yield turn.text, turn.parsed
 
 
 def _fields(ann: Annotation) -> dict:

@@ -12,6 +12,8 @@ update, so the first advantages do not come from an untrained critic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import math
 
 import numpy as np
@@ -121,12 +123,18 @@ class CriticTrainer:
         frames: Tensor | np.ndarray,
         returns: Tensor,
         generator: torch.Generator | None = None,
+        sync_grads: Callable[[list[nn.Parameter]], None] | None = None,
+        min_steps: int = 0,
     ) -> dict[str, float]:
         """One pass over frames[T, ...] with targets returns[T] → metrics.
 
         Metrics: ``value_loss`` (mean over minibatches), ``explained_variance``
         (of each minibatch's prediction just before its own step, over the batch:
         no extra forward pass), ``grad_norm`` (mean, before clipping).
+
+        Data-parallel training: ``sync_grads(params)`` averages the gradients
+        across processes before each step, and ``min_steps`` pads this process
+        with empty steps so every process steps the same number of times.
         """
         c = self.critic
         dev = c.head.weight.device
@@ -138,17 +146,25 @@ class CriticTrainer:
         preds = torch.empty(n, device=dev)
         losses, norms = [], []
         c.train()
-        for i in range(0, n, self.minibatch_size):
-            idx = order[i : i + self.minibatch_size]
-            mb = frames[idx.cpu().numpy()] if isinstance(frames, np.ndarray) else frames[idx.to(frames.device)]
-            v = c(mb)
-            loss = value_loss(v, returns[idx], scale=c.value_scale)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            norms.append(float(nn.utils.clip_grad_norm_(c.parameters(), self.max_grad_norm)))
+        params = list(c.parameters())
+        n_steps = max(-(-n // self.minibatch_size), min_steps)
+        for step in range(n_steps):
+            idx = order[step * self.minibatch_size : (step + 1) * self.minibatch_size]
+            self.optimizer.zero_grad(set_to_none=False)
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            if len(idx):
+                mb = frames[idx.cpu().numpy()] if isinstance(frames, np.ndarray) else frames[idx.to(frames.device)]
+                v = c(mb)
+                loss = value_loss(v, returns[idx], scale=c.value_scale)
+                loss.backward()
+                preds[idx] = v.detach()
+                losses.append(loss.item())
+            if sync_grads is not None:
+                sync_grads(params)
+            norms.append(float(nn.utils.clip_grad_norm_(params, self.max_grad_norm)))
             self.optimizer.step()
-            preds[idx] = v.detach()
-            losses.append(loss.item())
         return {
             "value_loss": float(np.mean(losses)) if losses else float("nan"),
             "explained_variance": explained_variance(preds, returns),

@@ -126,7 +126,7 @@ register_prompt(
         title="Hopland, a side-scrolling platformer",
         goal="The goal is to run to the right as far as possible and reach the flag at the end of the level.",
         rules=(
-            "You are the round blob hero.",
+            "You are the bunny.",
             "Walking enemies kill you if you touch them from the side; jump on top of them to stomp them.",
             "Falling into a pit kills you.",
             "Walls and steps block your way; jump to get over them.",

@@ -199,3 +199,14 @@ def trainable_parameter_count(model) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     return sum(p.numel() for p in model.parameters() if p.requires_grad), total
 
+
+
+def check_model_available(name_or_path: str) -> None:
+    """Raise `ModelNotAvailableError` (saying how to get the weights) unless the model's files are here."""
+    from transformers import AutoConfig
+
+    target = resolve_model(name_or_path)
+    try:
+        AutoConfig.from_pretrained(target)
+    except OSError as err:
+        raise _not_available(name_or_path, target, err) from err

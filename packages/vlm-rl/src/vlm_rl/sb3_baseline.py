@@ -1,0 +1,144 @@
+"""SB3 PPO `CnnPolicy` baselines on the very same envs, rewards and frame-skip (the paper's Section 5).
+
+The paper's Table 6 settings are the defaults of `conf/sb3.yaml`; a `+exp=` file
+scales them for a CPU. Levels are drawn uniformly per episode (`LevelSampler`),
+evaluation runs every `eval.every` samples on each evaluation level, and the
+learning curve is written in vlm-rl's curve format, so one plot compares them.
+
+    python -m vlm_rl.sb3_baseline actions=engineered total_samples=2000000
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gb_gym.wrappers import LevelSampler
+
+from .curves import CurveWriter
+from .envs import make_env
+from .episodes import Job, run_episodes
+
+log = logging.getLogger(__name__)
+
+
+def _make_train_env(env_cfg: Any, actions: str):
+    def make():
+        import gb_gym  # noqa: F401  (fresh worker processes register the envs here)
+
+        env = make_env(env_cfg, actions=actions, max_turns=int(env_cfg.max_turns))
+        return LevelSampler(env, [str(lv) for lv in env_cfg.levels])
+
+    return make
+
+
+def sb3_policy(model):
+    """`episodes.Policy` for an SB3 model: stochastic actions, as the paper evaluates."""
+
+    def act(frames, active):
+        actions, _ = model.predict(np.stack(frames), deterministic=False)
+        return [(int(a), None) for a in actions]
+
+    return act
+
+
+def evaluate_sb3(model, env_cfg: Any, actions: str, levels: list[str], episodes: int, seed: int,
+                 max_turns: int, envs: list | None = None) -> dict[str, list[float]]:
+    own = envs is None
+    envs = envs or [make_env(env_cfg, actions=actions) for _ in range(8)]
+    jobs = [Job(level=lv, seed=seed + i) for lv in levels for i in range(episodes)]
+    eps = run_episodes(envs, sb3_policy(model), jobs, max_turns=max_turns, keep_turns=False)
+    if own:
+        for e in envs:
+            e.close()
+    out: dict[str, list[float]] = {lv: [] for lv in levels}
+    for ep in eps:
+        out[ep.job.level].append(float(ep.progress))
+    return out
+
+
+def train_sb3(cfg: Any) -> Path:
+    """Train and evaluate; returns the run directory (model.zip, curve.jsonl, tb/)."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    actions = str(cfg.actions)
+    if actions not in ("original", "engineered"):
+        raise ValueError(f"invalid actions={actions!r}: the SB3 baseline plays original or engineered")
+    p = cfg.ppo
+    n_envs = int(cfg.n_envs)
+    if int(p.batch_size) % n_envs:
+        raise ValueError(f"ppo.batch_size={p.batch_size} must be a multiple of n_envs={n_envs}")
+    torch.set_num_threads(int(cfg.threads))
+    fns = [_make_train_env(cfg.env, actions) for _ in range(n_envs)]
+    venv = SubprocVecEnv(fns) if n_envs > 1 and cfg.subproc else DummyVecEnv(fns)
+    venv.seed(int(cfg.seed))
+    model = PPO(
+        "CnnPolicy", venv, n_steps=int(p.batch_size) // n_envs, batch_size=int(p.minibatch_size),
+        n_epochs=int(p.epochs), learning_rate=float(p.lr), gamma=float(p.gamma), gae_lambda=float(p.gae_lambda),
+        clip_range=float(p.clip_range), clip_range_vf=float(p.clip_range_vf), max_grad_norm=float(p.max_grad_norm),
+        target_kl=float(p.target_kl) if p.target_kl else None, ent_coef=float(p.ent_coef), seed=int(cfg.seed),
+        device=str(cfg.device), tensorboard_log=str(out / "tb"), verbose=0,
+    )
+    method = f"sb3_ppo_{actions}"
+    curve = CurveWriter(out / "curve.jsonl", method, int(cfg.seed))
+    e = cfg.eval
+    eval_envs = [make_env(cfg.env, actions=actions) for _ in range(int(e.envs))]
+    levels = [str(lv) for lv in e.levels]
+
+    class EvalEvery(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.next = 0
+
+        def _evaluate(self) -> None:
+            res = evaluate_sb3(self.model, cfg.env, actions, levels, int(e.episodes), int(e.seed),
+                               int(e.max_turns), envs=eval_envs)
+            curve.write(self.num_timesteps, res)
+            mean = np.mean([np.mean(v) for v in res.values()])
+            self.logger.record("eval/progress_mean", float(mean))
+            log.info("%s: %d samples, progress %.1f", method, self.num_timesteps, mean)
+            self.next += int(e.every)
+
+        def _on_training_start(self) -> None:
+            self._evaluate()
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next:
+                self._evaluate()
+            return True
+
+    cb = EvalEvery()
+    model.learn(total_timesteps=int(cfg.total_samples), callback=cb, progress_bar=bool(cfg.progress_bar))
+    cb._evaluate()
+    model.save(out / "model.zip")
+    (out / "DONE.json").write_text(json.dumps({"samples": int(model.num_timesteps), "method": method}))
+    venv.close()
+    for env in eval_envs:
+        env.close()
+    return out
+
+
+def main() -> None:
+    import hydra
+
+    from .cli import setup
+
+    @hydra.main(version_base=None, config_path="conf", config_name="sb3")
+    def _main(cfg):
+        setup(cfg)
+        train_sb3(cfg)
+
+    _main()
+
+
+if __name__ == "__main__":
+    main()
