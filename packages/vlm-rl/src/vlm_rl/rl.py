@@ -255,10 +255,22 @@ class Trainer:
             save_policy(self.model, self.processor, final, self.base, {"steps": self.step, "samples": self.samples})
             (self.out / "DONE.json").write_text(json.dumps({"steps": self.step, "samples": self.samples}))
         self.dist.barrier()
+        # every process must print the same digest: the replicas stayed in sync
+        log.info("rl: process %d/%d parameter digest %s", self.dist.rank, self.dist.world, _digest_params(self.params))
         self.logger.close()
         for env in self.envs:
             env.close()
         return final
+
+
+def _digest_params(params) -> str:
+    """A short hash of the trained weights."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in params:
+        h.update(p.detach().cpu().float().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def _weighted_mean(rows: list[dict]) -> dict[str, float]:
@@ -268,6 +280,27 @@ def _weighted_mean(rows: list[dict]) -> dict[str, float]:
         pairs = [(r[k], r["weight"] or 1.0) for r in rows if k in r]
         out[k] = sum(v * w for v, w in pairs) / sum(w for _, w in pairs)
     return out
+
+
+def initial_policy(cfg: Any) -> str | None:
+    """rl.init: `sft` (the SFT stage's policy), `base` (RL on the base model, the paper's Odysseus-Zero),
+    `auto` (SFT's if it exists, else base) or a saved policy directory."""
+    from .sft import policy_path as sft_policy
+
+    init = str(cfg.rl.init)
+    if init == "base":
+        return None
+    if init in ("sft", "auto"):
+        path = sft_policy(cfg)
+        if (path / POLICY_META).is_file():
+            return str(path)
+        if init == "sft":
+            raise FileNotFoundError(f"rl.init=sft but {path} holds no SFT policy: run the sft stage first, "
+                                    "or set rl.init=base to start RL from the base model")
+        return None
+    if not (Path(init) / POLICY_META).is_file():
+        raise FileNotFoundError(f"rl.init={init!r} is not a saved policy directory (no {POLICY_META})")
+    return init
 
 
 def rl(cfg: Any, init_policy: str | Path | None = None) -> Path:

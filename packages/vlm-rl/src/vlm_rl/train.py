@@ -22,13 +22,13 @@ from .envs import check_game
 log = logging.getLogger(__name__)
 
 
-def train(cfg: Any) -> dict[str, Any]:
+def _prepare(cfg: Any) -> None:
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     if not cfg.resume and any((out / d).exists() for d in ("data", "sft", "rl", "eval")):
         raise FileExistsError(
             f"{out} already holds a run: pass resume=true to continue it, or choose another out_dir=..."
         )
+    out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     # the ROM and levels are checked before any model is loaded, then that the weights are here
     check_game(cfg.env)
@@ -36,12 +36,32 @@ def train(cfg: Any) -> dict[str, Any]:
         from .models import check_model_available
 
         check_model_available(str(cfg.model.path))
+
+
+def train(cfg: Any) -> dict[str, Any]:
+    """Run the configured stages. Under `accelerate launch` every process runs RL on its own envs;
+    annotation, SFT and evaluation run on the main process while the others wait."""
+    from .dist import Dist
+    from .policy_io import pick_device
+
+    dist = Dist(cpu=pick_device(str(cfg.device)) == "cpu")
+    error = None
+    if dist.is_main:
+        try:
+            _prepare(cfg)
+        except Exception as e:  # the other processes must not start on a run that cannot go on
+            error = e
+    if any(dist.gather(error is not None)):
+        raise error or RuntimeError("the main process could not prepare the run; see its error")
+    out = Path(cfg.out_dir)
     timings, result = {}, {}
-    policy = None
     for stage in ("annotate", "sft", "rl", "eval"):
         if stage not in cfg.stages:
             continue
         t0 = time.perf_counter()
+        if stage != "rl" and not dist.is_main:
+            dist.barrier()
+            continue
         if stage == "annotate":
             from .annotate import annotate
 
@@ -49,20 +69,21 @@ def train(cfg: Any) -> dict[str, Any]:
         elif stage == "sft":
             from .sft import sft
 
-            policy = sft(cfg)
+            sft(cfg)
         elif stage == "rl":
-            from .rl import rl
-            from .sft import policy_path
+            from .rl import initial_policy, rl
 
-            start = policy or (policy_path(cfg) if "sft" not in cfg.stages and policy_path(cfg).is_dir() else None)
-            policy = rl(cfg, start)
+            policy = rl(cfg, initial_policy(cfg))
         else:
             from .evaluate import evaluate
 
             result = evaluate(cfg)
+        if stage != "rl":
+            dist.barrier()
         timings[stage] = round(time.perf_counter() - t0, 1)
         log.info("stage %s done in %.0f s", stage, timings[stage])
-    (out / "timings.json").write_text(json.dumps(timings, indent=1))
+    if dist.is_main:
+        (out / "timings.json").write_text(json.dumps(timings, indent=1))
     return {"timings": timings, **result}
 
 
