@@ -178,6 +178,9 @@ def annotate(cfg: Any, actor=None) -> Path:
             extra = {"facts": scene_facts(scene)} if scene is not None else {}
             writer.add(split, frame, ann.text, {**meta, **_fields(ann), "teacher_raw": text, **extra})
     bar.close()
+    if every and not writer.counts["heldout"]:
+        log.warning("annotate: no held-out frames (every %d-th episode is held out, and the frames ran out first); "
+                    "lower annotate.max_turns or raise annotate.frames", every)
     writer.close({"teacher": str(a.teacher), "policy": str(a.policy), "skipped_unparsable": skipped})
     log.info("annotate: %s train / %s held-out frames in %s (%d teacher replies unparsable)",
              writer.counts["train"], writer.counts["heldout"], out, skipped)
