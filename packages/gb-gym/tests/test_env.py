@@ -183,3 +183,21 @@ def test_sb3_subproc_vec_env():
     obs, r, done, info = venv.step(np.array([0, 0]))
     assert info[0]["x_progress"] > 0
     venv.close()
+
+
+def test_level_sampler_draws_levels_by_weight_and_reproducibly():
+    from gb_gym.wrappers import LevelSampler
+
+    env = LevelSampler(gym.make(ENV_ID, actions="engineered"), ["1", "3"], weights=[3, 1])
+    levels = []
+    _, info = env.reset(seed=0)
+    levels.append(info["level"])
+    for _ in range(39):
+        levels.append(env.reset()[1]["level"])
+    assert 22 <= levels.count("1") <= 38 and levels.count("3") >= 2
+    again = [env.reset(seed=0)[1]["level"]] + [env.reset()[1]["level"] for _ in range(39)]
+    assert again == levels
+    assert env.reset(options={"level": "2"})[1]["level"] == "2"
+    with pytest.raises(ValueError, match="non-negative"):
+        env.set_weights([1, -1])
+    env.close()

@@ -108,3 +108,23 @@ def test_cli_list_and_import(rom_dir, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "0 supported ROM(s) found, 1 file(s) skipped" in out
     assert cli(["roms", "import", str(tmp_path / "absent")]) == 2
+
+
+def test_cli_saves_states_that_reset_can_start_from(tmp_path, capsys):
+    assert cli(["states", "--level", "2", "--count", "2", "--every", "5", "--out", str(tmp_path)]) == 0
+    files = sorted(tmp_path.glob("hopland-2-x*.state"))
+    assert len(files) == 2
+    env = gym.make("GB/Hopland-v0")
+    _, info = env.reset(options={"state": files[-1]})
+    assert info["level"] == "2" and info["x_progress"] == int(files[-1].stem.split("-x")[1])
+    env.close()
+
+
+def test_cli_play_writes_a_gif(tmp_path, capsys):
+    gif = tmp_path / "demo.gif"
+    assert cli(["play", "--level", "1", "--gif", str(gif)]) == 0
+    from PIL import Image
+
+    with Image.open(gif) as im:
+        assert im.n_frames > 50 and im.size == (320, 288)
+    assert "level complete" in capsys.readouterr().out

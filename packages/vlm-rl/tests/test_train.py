@@ -54,14 +54,25 @@ def test_every_stage_writes_its_outputs(run):
     out, result = run
     assert set(result["timings"]) == {"annotate", "sft", "rl", "eval"}
     done = json.loads((out / "data" / "DONE.json").read_text())
-    assert done["counts"]["train"] + done["counts"]["heldout"] == 160 and done["counts"]["heldout"] > 0
+    assert done["counts"]["train"] + done["counts"]["test"] == 160 and done["counts"]["test"] > 0
     report = json.loads((out / "sft" / "report.json").read_text())
-    assert 0 <= report["strict_rate"] <= 1 and report["heldout_frames"] == done["counts"]["heldout"]
+    assert 0 <= report["strict_rate"] <= 1 and report["heldout_frames"] == done["counts"]["test"]
     for name in ("results.md", "results.csv", "results.json", "perception.json", "summary.txt"):
         assert (out / "eval" / name).is_file()
     table = json.loads((out / "eval" / "results.json").read_text())
     assert set(table) == {"SFT", "RL"} and all(len(v) == 2 for v in table["RL"]["values"].values())
     assert (out / "rl" / "tb").is_dir() and list((out / "rl" / "tb").iterdir())
+
+
+def test_the_dataset_loads_with_hugging_face_datasets(run, tmp_path):
+    import datasets
+
+    out, _ = run
+    ds = datasets.load_dataset("imagefolder", data_dir=str(out / "data"), cache_dir=str(tmp_path))
+    assert set(ds) == {"train", "test"} and ds["train"].num_rows + ds["test"].num_rows == 160
+    row = ds["train"][0]
+    assert row["image"].size == (160, 144) and row["text"].startswith("<perception>")
+    assert set(row["facts"]) == {"stance", "hazard", "enemy"} and row["buttons"] is not None
 
 
 def test_sft_lowers_the_loss(run):

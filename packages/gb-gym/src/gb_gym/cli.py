@@ -37,6 +37,36 @@ def _play(args: argparse.Namespace) -> int:
     return 0
 
 
+def _states(args: argparse.Namespace) -> int:
+    """Save states along episodes of the scripted player (or random play): start states for evaluation."""
+    from pathlib import Path
+
+    import gymnasium as gym
+
+    from .games import get_spec
+
+    spec = get_spec(args.game)
+    env = gym.make(spec.env_id, actions="buttons", level=args.level, max_episode_steps=10**9)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env.reset(seed=args.seed)
+    saved, turn = 0, 0
+    while saved < args.count:
+        buttons = spec.scripted_buttons(env.unwrapped.pyboy)
+        _, _, terminated, _, info = env.step(list(buttons) if buttons is not None else env.action_space.sample())
+        turn += 1
+        if terminated:
+            env.reset()
+            turn = 0
+        elif turn % args.every == 0:
+            path = out / f"{spec.name}-{info['level']}-x{info['x_progress']}.state"
+            path.write_bytes(env.unwrapped.clone_state())
+            print(f"saved {path} (level {info['level']}, x-progress {info['x_progress']})")
+            saved += 1
+    env.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gb-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -45,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dir", help="a folder (searched recursively, .zip archives included) or a single file")
     p.set_defaults(func=_roms_import)
     roms.add_parser("list", help="show the supported games and which ROMs are present").set_defaults(func=_roms_list)
+    p = sub.add_parser("states", help="save emulator states along scripted play (start states for evaluation)")
+    p.add_argument("--game", default="hopland", choices=sorted(GAMES))
+    p.add_argument("--level", default=None)
+    p.add_argument("--count", type=int, default=5)
+    p.add_argument("--every", type=int, default=20, help="turns between saved states")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="states")
+    p.set_defaults(func=_states)
     p = sub.add_parser("play", help="play episodes with the game's scripted or random agent and write a GIF")
     p.add_argument("--game", default="hopland", choices=sorted(GAMES))
     p.add_argument("--level", default=None)

@@ -187,14 +187,15 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         if options.get("state") is not None:
             if self._pyboy is None:
                 self._pyboy = self.spec_game.start(self._session, level, emu_seed)
-            self._load(options["state"])
+            self._load(options["state"])  # a state restores the screen too: no frame to tick
+            self._frames = 0
         else:
             self._pyboy = self.spec_game.start(self._session, level, emu_seed)
-        self._pyboy.tick(1, True)
+            self._pyboy.tick(1, True)  # render the first playable frame
+            self._frames = 1
         self._state = self.spec_game.read(self._pyboy)
         self._prev_x = self._max_x = self._state.x_progress
         self._prev_lives = self._state.lives
-        self._frames = 1
         self._needs_reset = False
         if self.render_mode == "human":
             self.render()

@@ -83,17 +83,18 @@ def rollout_frames(cfg: Any, teacher: str, actor=None) -> Iterator[tuple[np.ndar
     kind = "vlm" if actor is not None else str(a.policy)
     envs = [make_env(cfg.env) for _ in range(4)]
     spec = envs[0].unwrapped.spec_game
-    need_scene, need_bot = teacher == "ram", teacher == "ram" or kind == "scripted"
     has_scene = type(spec).scene is not GameSpec.scene
     has_bot = type(spec).scripted_decision is not GameSpec.scripted_decision
-    if (need_scene and not has_scene) or (need_bot and not has_bot):
+    need_bot = teacher == "ram" or kind == "scripted"
+    if (teacher == "ram" and not has_scene) or (need_bot and not has_bot):
         raise ValueError(
             f"{spec.display_name} has no RAM scene description or scripted player, which annotate.teacher=ram "
             "and annotate.policy=scripted need; use annotate.teacher=openai with annotate.policy=random or a "
             "saved policy, or annotate.videos"
         )
+    # the scene is kept whenever the game describes one: it gives every frame its RAM facts
     policy = _RolloutPolicy(envs, kind, float(a.epsilon), np.random.default_rng(int(cfg.seed)), actor,
-                            need_scene, need_bot)
+                            has_scene, need_bot)
     episode = 0
     try:
         while True:
@@ -157,8 +158,9 @@ def annotate(cfg: Any, actor=None) -> Path:
         teacher = RamTeacher()
         for frame, scene, decision, meta in sources:
             ann = teacher.annotate(scene, *decision)
-            split = "heldout" if every and meta["episode"] % every == every - 1 else "train"
-            writer.add(split, frame, ann.text, {**meta, **_fields(ann), "facts": scene_facts(scene)})
+            split = "test" if every and meta["episode"] % every == every - 1 else "train"
+            writer.add(split, frame, ann.text,
+                       {**meta, **_fields(ann), "facts": scene_facts(scene), "bot_reason": decision[1]})
             bar.update(1)
             if sum(writer.counts.values()) >= n:
                 break
@@ -174,16 +176,16 @@ def annotate(cfg: Any, actor=None) -> Path:
                 skipped += 1
                 continue
             ann = Annotation(parsed.perception or "", parsed.reasoning or "", parsed.buttons)
-            split = "heldout" if every and meta["episode"] % every == every - 1 else "train"
+            split = "test" if every and meta["episode"] % every == every - 1 else "train"
             extra = {"facts": scene_facts(scene)} if scene is not None else {}
             writer.add(split, frame, ann.text, {**meta, **_fields(ann), "teacher_raw": text, **extra})
     bar.close()
-    if every and not writer.counts["heldout"]:
+    if every and not writer.counts["test"]:
         log.warning("annotate: no held-out frames (every %d-th episode is held out, and the frames ran out first); "
                     "lower annotate.max_turns or raise annotate.frames", every)
     writer.close({"teacher": str(a.teacher), "policy": str(a.policy), "skipped_unparsable": skipped})
     log.info("annotate: %s train / %s held-out frames in %s (%d teacher replies unparsable)",
-             writer.counts["train"], writer.counts["heldout"], out, skipped)
+             writer.counts["train"], writer.counts["test"], out, skipped)
     return out
 
 

@@ -1,7 +1,7 @@
 """The annotated-frames dataset: PNG frames plus JSON lines, in Hugging Face's imagefolder layout.
 
     DIR/train/metadata.jsonl, DIR/train/000000.png, ...
-    DIR/heldout/metadata.jsonl, ...
+    DIR/test/metadata.jsonl, ...     (the held-out frames)
     DIR/DONE.json            written last: the dataset is complete
 
 Each metadata line has `file_name` (the PNG), `text` (the full target
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SPLITS = ("train", "heldout")
+SPLITS = ("train", "test")  # "test": the held-out frames (a split name `datasets` knows)
 
 
 @dataclass

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import torch
 from PIL import Image
 
 from .envs import make_env
@@ -101,6 +101,7 @@ def evaluate(cfg: Any) -> dict[str, Any]:
     results: dict[str, dict[str, list[float]]] = {}
     fidelity: dict[str, dict[str, float]] = {}
     for name in e.policies:
+        torch.manual_seed(int(e.seed))  # every policy samples from the same random stream, not just the same levels
         model, processor, _ = load_model(cfg.model, device, checkpoint=_policy_dir(cfg, str(name)))
         actor = make_actor(model, processor, str(cfg.env.game), cfg.model, cfg.rl)
         per_level = evaluate_actor(actor, cfg.env, levels, int(e.episodes), seed=int(e.seed),

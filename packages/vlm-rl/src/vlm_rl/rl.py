@@ -11,6 +11,7 @@ registered policy loss in minibatches, token-mean over response tokens.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -122,9 +123,8 @@ class Trainer:
         n_groups = int(self.r.trajectories) // g
         levels = self.curriculum.sample(n_groups, self.rng)
         seeds = [int(s) for s in self.rng.integers(0, 2**31 - 1, size=n_groups)]
-        jobs = make_jobs(levels, seeds, g, self._start_state)
         # group ids unique across processes, so per-group statistics never mix processes
-        jobs = [j.__class__(j.level, j.seed, j.group + self.dist.rank * n_groups, j.state) for j in jobs]
+        jobs = make_jobs(levels, seeds, g, self._start_state, first_group=self.dist.rank * n_groups)
         policy = ActorPolicy(self.actor, self.envs)
         episodes = run_episodes(self.envs, policy, jobs, max_turns=int(self.r.max_turns),
                                 format_penalty=float(self.r.format_penalty))
@@ -134,9 +134,9 @@ class Trainer:
         """Estimator over every process's turns (its statistics are batch-wide), sliced back to ours."""
         values = self.critic.predict(batch.frames).cpu() if self.critic is not None else torch.zeros(len(batch.rewards))
         parts = self.dist.gather((batch.rewards, batch.traj_id, batch.group_id, values))
-        offsets, traj_all, n_traj = [], [], 0
-        for _, traj, _, _ in parts:
-            offsets.append(sum(len(p[0]) for p in parts[: len(offsets)]))
+        offsets = [0, *itertools.accumulate(len(p[0]) for p in parts)]
+        traj_all, n_traj = [], 0
+        for _, traj, _, _ in parts:  # trajectory ids made unique across processes
             traj_all.append(traj + n_traj)
             n_traj += int(traj.max()) + 1 if len(traj) else 0
         out = self.advantage(
@@ -179,7 +179,10 @@ class Trainer:
                         **self._kl_inputs(b),
                     )
                     loss.backward()
-                    metrics.append({**info, "weight": float(mask.sum())})
+                    # the loss's metrics are sums over the global token count: back to this micro-batch's means
+                    n_tok = float(mask.sum())
+                    metrics.append({**{k: v * total_tokens / max(n_tok, 1.0) for k, v in info.items()},
+                                    "weight": n_tok})
                 self.dist.sync_grads(self.params, op="sum")  # each loss is already over the global token count
                 gn = torch.nn.utils.clip_grad_norm_(self.params, float(self.r.max_grad_norm))
                 self.opt.step()

@@ -49,13 +49,14 @@ class ActorPolicy:
         return out
 
 
-def make_jobs(levels: Sequence[str], seeds: Sequence[int], group_size: int, start_state=None) -> list[Job]:
+def make_jobs(levels: Sequence[str], seeds: Sequence[int], group_size: int, start_state=None,
+              first_group: int = 0) -> list[Job]:
     """Jobs for len(levels) groups of `group_size`; a group shares a saved start state when group_size > 1
     (`start_state(level, seed)` makes it), so GRPO compares trajectories from one state."""
     jobs = []
     for g, (level, seed) in enumerate(zip(levels, seeds)):
         state = start_state(level, seed) if group_size > 1 and start_state is not None else None
-        jobs += [Job(level=level, seed=seed + k, group=g, state=state) for k in range(group_size)]
+        jobs += [Job(level=level, seed=seed + k, group=first_group + g, state=state) for k in range(group_size)]
     return jobs
 
 

@@ -93,7 +93,7 @@ def sft(cfg: Any) -> Path:
         return final
     torch.manual_seed(int(cfg.seed))
     rng = np.random.default_rng(int(cfg.seed))
-    train, heldout = load_split(data_dir(cfg), "train"), load_split(data_dir(cfg), "heldout")
+    train, heldout = load_split(data_dir(cfg), "train"), load_split(data_dir(cfg), "test")
     if not train:
         raise ValueError(f"{data_dir(cfg)} has no training frames; annotate more (annotate.frames)")
     device = pick_device(str(cfg.device))

@@ -27,6 +27,20 @@ from .prompts import prompt_text
 
 TILE = 8
 VIEW_TILES = 12  # how far ahead the perception text looks
+NEAR_TILES = 4  # "near": within a jump's reach from here
+BIG = 4  # a pit this wide or a wall this high needs a running jump
+
+# The answer's buttons in words, for the reasoning line
+INTENTS = {
+    (): "wait",
+    ("right",): "hold right",
+    ("b", "right"): "run right",
+    ("a", "right"): "jump right",
+    ("a",): "jump",
+    ("left",): "step back",
+    ("b", "left"): "back off",
+    ("a", "left"): "jump back",
+}
 
 
 @dataclass(frozen=True)
@@ -44,9 +58,15 @@ class Annotation:
         )
 
 
+def _near(tiles: int) -> str:
+    return "near" if tiles <= NEAR_TILES else "ahead"
+
+
 def scene_facts(scene: Scene) -> dict[str, str]:
-    """The facts a perception text should state, from RAM: stance, the nearest hazard, the nearest enemy."""
-    facts = {"stance": "ground" if scene.on_ground else "air", "hazard": "none", "enemy": "none"}
+    """What a perception text should state, from RAM, in words one can read off the screen:
+    stance, the nearest hazard (pit or wall; wide / high when it needs a running jump; near or
+    ahead) and the nearest enemy ahead (near or ahead)."""
+    facts = {"stance": "ground" if scene.on_ground else "air", "hazard": "no hazard", "enemy": "no enemy"}
     terrain = scene.terrain or ()
     here = terrain[0] if terrain else 0
     for i in range(1, min(len(terrain), VIEW_TILES)):
@@ -54,29 +74,40 @@ def scene_facts(scene: Scene) -> dict[str, str]:
             width = 1
             while i + width < len(terrain) and terrain[i + width] == 0:
                 width += 1
-            facts["hazard"] = f"pit {i} ahead {width} wide"
+            facts["hazard"] = f"{'wide ' if width >= BIG else ''}pit {_near(i)}"
             break
         if terrain[i] > here:
-            facts["hazard"] = f"wall {i} ahead {terrain[i] - here} high"
+            facts["hazard"] = f"{'high ' if terrain[i] - here >= BIG else ''}wall {_near(i)}"
             break
         here = terrain[i]
     ahead = sorted((e for e in scene.enemies if 0 <= e.dx < VIEW_TILES * TILE), key=lambda e: e.dx)
     if ahead:
-        facts["enemy"] = f"enemy {ahead[0].dx // TILE} ahead"
+        facts["enemy"] = f"enemy {_near(ahead[0].dx // TILE)}"
     return facts
 
 
 def perception_text(facts: dict[str, str]) -> str:
-    parts = ["on ground." if facts["stance"] == "ground" else "in air."]
-    parts.append("no hazard." if facts["hazard"] == "none" else facts["hazard"] + ".")
-    parts.append("no enemy." if facts["enemy"] == "none" else facts["enemy"] + ".")
-    return " ".join(parts)
+    stance = "on ground" if facts["stance"] == "ground" else "in air"
+    return f"{stance}. {facts['hazard']}. {facts['enemy']}."
+
+
+def reasoning_text(facts: dict[str, str], buttons: tuple[str, ...]) -> str:
+    """"<what matters most>: <what to do>", e.g. "pit near: jump right"."""
+    if facts["stance"] == "air":
+        subject = "in air"
+    elif facts["hazard"].endswith("near"):
+        subject = facts["hazard"]
+    elif facts["enemy"] == "enemy near":
+        subject = "enemy near"
+    else:
+        subject = "clear"
+    return f"{subject}: {INTENTS.get(tuple(buttons), '+'.join(buttons))}"
 
 
 _FACT_PATTERNS = {
     "stance": re.compile(r"\b(?:on (ground)|in (air))\b"),
-    "hazard": re.compile(r"\b(no hazard|(?:pit \d+ ahead \d+ wide)|(?:wall \d+ ahead \d+ high))\b"),
-    "enemy": re.compile(r"\b(no enemy|enemy \d+ ahead)\b"),
+    "hazard": re.compile(r"\b(no hazard|(?:(?:wide )?pit|(?:high )?wall) (?:near|ahead))\b"),
+    "enemy": re.compile(r"\b(no enemy|enemy (?:near|ahead))\b"),
 }
 
 
@@ -90,7 +121,7 @@ def facts_from_text(text: str | None) -> dict[str, str | None]:
         elif key == "stance":
             out[key] = m.group(1) or m.group(2)
         else:
-            out[key] = "none" if m.group(1).startswith("no ") else m.group(1)
+            out[key] = m.group(1)
     return out
 
 
@@ -111,10 +142,12 @@ def perception_fidelity(pairs: list[tuple[str | None, Scene]]) -> dict[str, floa
 
 
 class RamTeacher:
-    """Annotates from RAM: perception from the `Scene`, answer and reason from the scripted player."""
+    """Annotates from RAM: perception from the `Scene`, the answer from the game's scripted player,
+    the reasoning tying the two together."""
 
-    def annotate(self, scene: Scene, buttons: tuple[str, ...], reason: str) -> Annotation:
-        return Annotation(perception_text(scene_facts(scene)), reason, tuple(buttons))
+    def annotate(self, scene: Scene, buttons: tuple[str, ...], reason: str = "") -> Annotation:
+        facts = scene_facts(scene)
+        return Annotation(perception_text(facts), reasoning_text(facts, tuple(buttons)), tuple(buttons))
 
 
 @dataclass

@@ -59,6 +59,20 @@ TINY_CONFIGS: dict[str, dict] = {
     },
 }
 
+# SmolVLM-256M's published shape (SigLIP-B/16 at 512 px + SmolLM2-135M, pixel shuffle 4 -> 64 image tokens per
+# image), with random weights: for benchmarks that need real sizes, never for training.
+TINY_CONFIGS["smolvlm-256m-shape"] = copy.deepcopy(TINY_CONFIGS["idefics3"]) | {
+    "builder": "idefics3",
+    "vision": {"hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12,
+               "image_size": 512, "patch_size": 16},
+    "text": {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
+             "num_key_value_heads": 3, "max_position_embeddings": 8192, "rope_theta": 100000.0},
+    "scale_factor": 4,
+    "image_seq_len": 64,
+    "image_size": 512,
+    "pad_vocab_to": 49280,
+}
+
 # SmolVLM-Instruct's template, plus string content (convenient for SFT targets).
 IDEFICS3_CHAT_TEMPLATE = (
     "<|im_start|>{% for message in messages %}{{ message['role'] | capitalize }}"
@@ -174,14 +188,16 @@ _BUILDERS = {"idefics3": _build_idefics3, "qwen3_vl": _build_qwen3_vl}
 def build_tiny_model(out_dir: str | os.PathLike, family: str = "idefics3", seed: int = 0,
                      corpus: list[str] | None = None) -> Path:
     """Build, initialise (seeded) and save a tiny model + processor into `out_dir`; returns the path."""
-    if family not in _BUILDERS:
-        raise ValueError(f"Unknown tiny model family {family!r}. Expecting one of {sorted(_BUILDERS)}.")
+    if family not in TINY_CONFIGS:
+        raise ValueError(f"Unknown tiny model family {family!r}. Expecting one of {sorted(TINY_CONFIGS)}.")
     spec = copy.deepcopy(TINY_CONFIGS[family])
     corpus = default_corpus() if corpus is None else list(corpus)
     tokenizer = _train_tokenizer(spec, corpus)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model, processor, ids = _BUILDERS[family](spec, tokenizer)
+        model, processor, ids = _BUILDERS[spec.get("builder", family)](spec, tokenizer)
+        if spec.get("pad_vocab_to"):
+            model.resize_token_embeddings(spec["pad_vocab_to"], mean_resizing=False)
     model.generation_config.bos_token_id = ids["bos"]
     model.generation_config.eos_token_id = ids["eos"]
     model.generation_config.pad_token_id = ids["pad"]
