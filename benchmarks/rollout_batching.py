@@ -61,7 +61,7 @@ def main() -> None:
         sequential.append(play(actor, 1, max(args.turns // args.n, 8)))
     b, s = statistics.median(batched), statistics.median(sequential)
     print(f"{args.n} envs batched: {b:.1f} turns/s   1 env: {s:.1f} turns/s   (median of {args.rounds} rounds, "
-          f"{'fixed ' + str(args.tokens) + '-token answers' if untrained else args.policy})")
+          f"{'untrained tiny model, answers of up to ' + str(args.tokens) + ' tokens' if untrained else args.policy})")
     print(f"rollout_batched_vs_sequential: {b / s:.2f}")
 
 

@@ -39,14 +39,20 @@ def run_variant(variant: str, batch: int, tokens: int) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     path = str(ensure_tiny_model("smolvlm-256m-shape"))
     if variant == "load":
-        load_policy(path, lora=True, device=device)
+        model, _ = load_policy(path, lora=True, device=device)
+        sum(float(p.detach().sum()) for p in model.parameters())  # touch every weight: all of it resident
         return {"peak_mb": _peak_mb()}
     model, processor = load_policy(path, lora=variant == "lora", full_finetune=variant == "full",
                                    train_vision=variant == "full", device=device)
     actor = VLMActor(model, processor, "hopland", upscale=4, max_new_tokens=tokens)
     rng = np.random.default_rng(0)
     frames = list(rng.integers(0, 256, (batch, 144, 160, 3), dtype=np.uint8))
-    turns = actor.act(frames)
+    # answers of a fixed length without generating them, so the peak is the training step's alone
+    answer = "<perception>" + " on ground" * (tokens // 2) + "</perception><answer>['a', 'right']</answer>"
+    turns = actor.teacher_turns(frames, [answer] * batch)
+    for t in turns:
+        t.response_ids = t.response_ids[:tokens]
+        t.logprobs = t.logprobs[:tokens] - 1.0
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5)
     critic = CNNCritic().to(device)
