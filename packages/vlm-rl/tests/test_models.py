@@ -132,7 +132,7 @@ def test_unreachable_hub_model_gives_a_clear_error():
     with pytest.raises(ModelNotAvailableError) as err:
         load_policy("no-such-org/no-such-model")
     message = str(err.value)
-    assert "'no-such-org/no-such-model'" in message and "no model hub is reachable" in message
+    assert "'no-such-org/no-such-model'" in message and "could not be fetched from the hub" in message
     assert "pass its path" in message
     with pytest.raises(ModelNotAvailableError, match="not a loadable model directory"):
         load_policy("/nonexistent/model/dir")

@@ -123,6 +123,23 @@ def test_kirby_experiment_checks_the_rom_before_any_model(tmp_path, monkeypatch)
         train(cfg)
 
 
+def test_kirby_experiment_with_a_rom_but_no_weights_says_how_to_get_them(tmp_path, monkeypatch):
+    from gb_gym.roms import BANK_SIZE
+    from vlm_rl.models import ModelNotAvailableError
+
+    rom = bytearray(2 * BANK_SIZE)  # a stand-in with Kirby's header, never run: the model check fails first
+    rom[0x134:0x143] = b"KIRBY DREAM LAN"
+    rom[0x14D] = (-sum(rom[0x134:0x14D]) - 25) & 0xFF
+    (tmp_path / "roms").mkdir()
+    (tmp_path / "roms" / "kirby_dream_land.gb").write_bytes(bytes(rom))
+    monkeypatch.setenv("GB_GYM_ROM_DIR", str(tmp_path / "roms"))
+    cfg = compose(["+exp=kirby", f"out_dir={tmp_path / 'k'}"])
+    with pytest.warns(UserWarning, match="unknown SHA-256"), pytest.raises(ModelNotAvailableError) as e:
+        train(cfg)
+    assert "Qwen/Qwen3-VL-8B-Instruct" in str(e.value) and "hf download" in str(e.value)
+    assert not (tmp_path / "k" / "data").exists()  # nothing ran
+
+
 def _train_cmd(out: Path, extra=()) -> list[str]:
     return [sys.executable, "-m", "vlm_rl.train", *FAST, f"out_dir={out}", "rl.steps=4", *extra]
 

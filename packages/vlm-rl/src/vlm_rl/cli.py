@@ -14,10 +14,9 @@ from .config import validate
 
 
 def setup(cfg: Any) -> None:
-    """Process-wide settings every stage wants: threads, offline hub, quiet libraries."""
+    """Process-wide settings every stage wants: threads, quiet libraries."""
     import torch
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here downloads; say so early and clearly
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if int(cfg.threads) > 0:
         torch.set_num_threads(int(cfg.threads))

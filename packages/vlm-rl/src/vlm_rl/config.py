@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -57,8 +58,8 @@ def validate(cfg: Any) -> None:
         raise ConfigError("model.lora and model.full_finetune are both true: pick one")
     if float(cfg.algo.kl_coef) > 0 and not cfg.model.lora:
         raise ConfigError("algo.kl_coef > 0 needs a LoRA policy (its reference is the model with the adapter off)")
-    bad = [p for p in cfg.eval.policies if p not in ("base", "sft", "rl")]
+    bad = [p for p in cfg.eval.policies if p not in ("base", "sft", "rl") and not Path(str(p)).is_dir()]
     if bad:
-        raise ConfigError(f"invalid eval.policies {bad}: choose from base, sft, rl")
+        raise ConfigError(f"invalid eval.policies {bad}: each is base, sft, rl or a saved policy directory")
     if not cfg.env.levels:
         raise ConfigError("env.levels is empty: name at least one level to train on")

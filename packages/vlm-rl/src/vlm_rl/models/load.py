@@ -59,9 +59,9 @@ def _not_available(name: str, target: str, err: Exception) -> ModelNotAvailableE
     offline = " (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else ""
     return ModelNotAvailableError(
         f"Model {name!r} is the hub id {target!r}, which is not in the local Hugging Face cache "
-        f"({constants.HF_HUB_CACHE}), and no model hub is reachable here{offline}. On a machine with hub "
-        f"access run `hf download {target} --local-dir DIR`, bring DIR here and pass its path: "
-        f"load_policy('DIR'). For offline tests and CPU runs use the preset 'tiny'."
+        f"({constants.HF_HUB_CACHE}) and could not be fetched from the hub{offline}. Where the hub is "
+        f"reachable run `hf download {target} --local-dir DIR`, bring DIR here and pass its path "
+        f"(model.path=DIR, or load_policy('DIR')). For offline tests and CPU runs use the preset 'tiny'."
     )
 
 
