@@ -201,3 +201,17 @@ def test_level_sampler_draws_levels_by_weight_and_reproducibly():
     with pytest.raises(ValueError, match="non-negative"):
         env.set_weights([1, -1])
     env.close()
+
+
+def test_render_modes(monkeypatch):
+    e = gym.make(ENV_ID, render_mode="rgb_array")
+    obs, _ = e.reset(seed=0)
+    frame = e.render()
+    assert np.array_equal(frame, obs) and frame is not obs
+    e.close()
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # PyBoy's SDL2 window, without a screen
+    e = gym.make(ENV_ID, render_mode="human")
+    e.reset(seed=0)
+    obs, *_ = e.step(0)
+    assert obs.shape == (144, 160, 3) and e.render() is None
+    e.close()

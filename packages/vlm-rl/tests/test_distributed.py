@@ -1,4 +1,4 @@
-"""The training loop on 2 CPU processes (torchrun; `accelerate launch` on GPUs): each plays its own envs,
+"""The training loop under `accelerate launch` with 2 CPU processes: each plays its own envs,
 gradients are averaged, rank 0 writes, and both replicas end with the same weights."""
 
 import json
@@ -13,8 +13,10 @@ from .test_train import FAST
 
 def test_two_processes_train_in_sync(tmp_path):
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "vlm_rl.train",
-           *FAST, f"out_dir={out}"]
+    # --multi_gpu selects accelerate's multi-process launcher; with no GPU the processes train on the CPU
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "vlm_rl.train",
+           *FAST, f"out_dir={out}", "device=cpu"]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-4000:]
