@@ -98,6 +98,27 @@ def test_rl_changes_the_policy_and_logs_its_metrics(run):
     assert abs(sum(v for k, v in rows[1].items() if k.startswith("curriculum/")) - 1) < 1e-6
 
 
+def test_evaluate_greedy_and_sampled_from_saved_states_and_held_out_levels(run, tmp_path):
+    import gymnasium as gym
+
+    from vlm_rl.evaluate import evaluate
+
+    out, _ = run
+    env = gym.make("GB/Hopland-v0", actions="buttons")
+    env.reset(seed=3, options={"level": "4"})
+    for _ in range(5):
+        env.step(["b", "right"])
+    (tmp_path / "mid4.state").write_bytes(env.unwrapped.clone_state())
+    env.close()
+    cfg = compose(FAST + [f"out_dir={out}", "eval.decoding=both", "eval.policies=[sft]", "eval.levels=[3]",
+                          f"eval.states=[{tmp_path / 'mid4.state'}]", "eval.video=true"])
+    res = evaluate(cfg)["results"]
+    assert set(res) == {"SFT (sampled)", "SFT (greedy)"}
+    for r in res.values():
+        assert set(r) == {"3", "state:mid4"} and all(len(v) == 2 for v in r.values())
+    assert (out / "eval" / "sft_greedy_best.gif").is_file() and (out / "eval" / "sft_sampled_median.gif").is_file()
+
+
 def test_an_existing_run_is_not_overwritten(run):
     out, _ = run
     with pytest.raises(FileExistsError, match="resume=true"):

@@ -5,7 +5,7 @@ the shape of the paper's Table 2), `eval/perception.json` (how often each policy
 `<perception>` agrees with the RAM) and a GIF of the best and the median episode
 per policy.
 
-    python -m vlm_rl.evaluate eval.policies=[sft,rl] eval.episodes=256
+    python -m vlm_rl.evaluate eval.policies=[sft,rl] eval.episodes=256 eval.decoding=both
     python -m vlm_rl.evaluate eval.policies=[runs/x/rl/policy] eval.levels=[4]   # any saved policy
 """
 
@@ -100,30 +100,38 @@ def evaluate(cfg: Any) -> dict[str, Any]:
     levels = [str(lv) for lv in e.levels]
     results: dict[str, dict[str, list[float]]] = {}
     fidelity: dict[str, dict[str, float]] = {}
+    if e.decoding not in ("sampled", "greedy", "both"):
+        raise ValueError(f"invalid eval.decoding={e.decoding!r}: expected sampled, greedy or both")
+    modes = ["sampled", "greedy"] if e.decoding == "both" else [str(e.decoding)]
     for name in e.policies:
-        torch.manual_seed(int(e.seed))  # every policy samples from the same random stream, not just the same levels
         model, processor, _ = load_model(cfg.model, device, checkpoint=_policy_dir(cfg, str(name)))
         actor = make_actor(model, processor, str(cfg.env.game), cfg.model, cfg.rl)
-        per_level = evaluate_actor(actor, cfg.env, levels, int(e.episodes), seed=int(e.seed),
-                                   max_turns=int(e.max_turns), n_envs=int(cfg.rl.envs), greedy=bool(e.greedy),
-                                   states=list(e.states), format_penalty=float(cfg.rl.format_penalty))
-        label = str(name).upper() if name in ("base", "sft", "rl") else Path(str(name)).name
-        results[label] = {lv: [float(ep.progress) for ep in eps] for lv, eps in per_level.items()}
-        everything = [ep for eps in per_level.values() for ep in eps]
-        pairs = [p for ep in everything for p in ep.perception_pairs]  # type: ignore[attr-defined]
-        fidelity[label] = {**perception_fidelity(pairs),
-                           "format_error_rate": sum(ep.format_errors for ep in everything)
-                           / max(sum(ep.n_turns for ep in everything), 1)}
-        if e.video and everything:
-            ranked = sorted(everything, key=lambda ep: ep.progress)
-            save_episode_gif(ranked[-1], out_dir / f"{label.lower()}_best.gif")
-            save_episode_gif(ranked[len(ranked) // 2], out_dir / f"{label.lower()}_median.gif")
+        for mode in modes:
+            torch.manual_seed(int(e.seed))  # every policy samples from the same random stream, not just the same levels
+            per_level = evaluate_actor(actor, cfg.env, levels, int(e.episodes), seed=int(e.seed),
+                                       max_turns=int(e.max_turns), n_envs=int(cfg.rl.envs), greedy=mode == "greedy",
+                                       states=list(e.states), format_penalty=float(cfg.rl.format_penalty))
+            label = str(name).upper() if name in ("base", "sft", "rl") else Path(str(name)).name
+            label += f" ({mode})" if len(modes) > 1 else ""
+            results[label] = {lv: [float(ep.progress) for ep in eps] for lv, eps in per_level.items()}
+            everything = [ep for eps in per_level.values() for ep in eps]
+            pairs = [p for ep in everything for p in ep.perception_pairs]  # type: ignore[attr-defined]
+            fidelity[label] = {**perception_fidelity(pairs),
+                               "format_error_rate": sum(ep.format_errors for ep in everything)
+                               / max(sum(ep.n_turns for ep in everything), 1)}
+            if e.video and everything:
+                ranked = sorted(everything, key=lambda ep: ep.progress)
+                stem = label.lower().replace(" (", "_").rstrip(")")
+                save_episode_gif(ranked[-1], out_dir / f"{stem}_best.gif")
+                save_episode_gif(ranked[len(ranked) // 2], out_dir / f"{stem}_median.gif")
         del model, actor
     paths = write_tables(results, out_dir, "results")
     (out_dir / "perception.json").write_text(json.dumps(fidelity, indent=1))
     table = markdown_table(results)
+    how = {"greedy": "greedy decoding", "sampled": f"sampled at temperature {cfg.rl.temperature}",
+           "both": f"sampled at temperature {cfg.rl.temperature} and greedy"}[str(e.decoding)]
     lines = [f"x-progress per level, mean ± standard error over {e.episodes} episodes each "
-             f"({'greedy' if e.greedy else f'sampled at temperature {cfg.rl.temperature}'}; same seeds for every policy):",
+             f"({how}; same seeds for every policy):",
              table, "", "Perception fidelity (share of turns whose <perception> matches the RAM):"]
     for label, f in fidelity.items():
         if "perception_exact" in f:
