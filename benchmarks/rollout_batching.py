@@ -19,10 +19,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
+from vlm_rl.actor import VLMActor  # noqa: E402
 from vlm_rl.envs import make_env  # noqa: E402
 from vlm_rl.episodes import Job, run_episodes  # noqa: E402
 from vlm_rl.models import load_policy  # noqa: E402
-from vlm_rl.actor import VLMActor  # noqa: E402
 from vlm_rl.rollout import ActorPolicy  # noqa: E402
 
 ENV = OmegaConf.create({"game": "hopland", "levels": ["1"], "reward_scale": 10.0, "reward_per": "turn",

@@ -141,7 +141,7 @@ def test_clone_and_restore_state_replays_exactly(env):
     a = [env.step(a)[:2] for a in (1, 0, 0, 2)]
     env.unwrapped.restore_state(state)
     b = [env.step(a)[:2] for a in (1, 0, 0, 2)]
-    assert all(np.array_equal(x[0], y[0]) and x[1] == y[1] for x, y in zip(a, b))
+    assert all(np.array_equal(x[0], y[0]) and x[1] == y[1] for x, y in zip(a, b, strict=True))
     obs, info = env.reset(options={"state": state})
     assert info["x_progress"] == info["max_x"] > 0
 

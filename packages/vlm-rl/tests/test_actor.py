@@ -210,7 +210,7 @@ def test_shared_prompt_prefix_gives_the_same_logprobs_gradients_and_greedy_answe
     frames = _frames(4, seed=5)
     assert shared._shared_prefix(shared.prepare(frames)) > 100  # the prompt text is shared
     a, b = shared.act(frames, greedy=True), plain.act(frames, greedy=True)
-    assert all(torch.equal(x.response_ids, y.response_ids) for x, y in zip(a, b))
+    assert all(torch.equal(x.response_ids, y.response_ids) for x, y in zip(a, b, strict=True))
     torch.manual_seed(2)
     batch = shared.collate(shared.act(frames))
     grads = []

@@ -85,7 +85,7 @@ class GameSpec(ABC):
     max_episode_steps: int  # default TimeLimit, in turns
 
     @abstractmethod
-    def start(self, session: "Session", level: str, seed: int) -> Any:
+    def start(self, session: Session, level: str, seed: int) -> Any:
         """Bring an emulator to the first playable frame of `level`, with the game's randomness
         drawn from `seed` (0..2**32-1); return the PyBoy to play on.
 

@@ -32,7 +32,7 @@ class FakeGameBoy:
     memory: FakeMemory = field(default_factory=FakeMemory)
     screen: _FakeScreen = field(default_factory=_FakeScreen)
 
-    def poke(self, values: dict[int, int]) -> "FakeGameBoy":
+    def poke(self, values: dict[int, int]) -> FakeGameBoy:
         for addr, v in values.items():
             self.memory[addr] = v
         return self

@@ -170,7 +170,7 @@ def annotate(cfg: Any, actor=None) -> Path:
             batch.append(item)
             if len(batch) >= n:
                 break
-        for (frame, scene, _, meta), (text, parsed) in zip(batch, _teacher_replies(cfg, [b[0] for b in batch])):
+        for (frame, scene, _, meta), (text, parsed) in zip(batch, _teacher_replies(cfg, [b[0] for b in batch]), strict=True):
             bar.update(1)
             if parsed.buttons is None:
                 skipped += 1

@@ -12,9 +12,8 @@ update, so the first advantages do not come from an untrained critic.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -33,7 +33,7 @@ class Dist:
         if op == "mean":
             flat /= self.world
         i = 0
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads, strict=True):
             n = g.numel()
             p.grad = flat[i : i + n].view_as(p).clone()
             i += n

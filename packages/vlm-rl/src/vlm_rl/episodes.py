@@ -90,7 +90,7 @@ def run_episodes(
     while any(s is not None for s in slots):
         active = [i for i, s in enumerate(slots) if s is not None]
         decisions = policy([slots[i][2] for i in active], active)
-        for i, (action, extra) in zip(active, decisions):
+        for i, (action, extra) in zip(active, decisions, strict=True):
             idx, ep, obs = slots[i]
             ep.n_turns += 1
             done = False

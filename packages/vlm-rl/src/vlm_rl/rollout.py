@@ -41,7 +41,7 @@ class ActorPolicy:
     def __call__(self, frames: list[np.ndarray], active: list[int]) -> list[tuple[Any, Decision]]:
         turns = self.actor.act(frames, greedy=self.greedy)
         out = []
-        for t, i in zip(turns, active):
+        for t, i in zip(turns, active, strict=True):
             base = self.envs[i].unwrapped
             scene = base.spec_game.scene(base.pyboy) if self.has_scene else None
             action = list(t.parsed.buttons) if t.parsed.buttons is not None else None
@@ -54,7 +54,7 @@ def make_jobs(levels: Sequence[str], seeds: Sequence[int], group_size: int, star
     """Jobs for len(levels) groups of `group_size`; a group shares a saved start state when group_size > 1
     (`start_state(level, seed)` makes it), so GRPO compares trajectories from one state."""
     jobs = []
-    for g, (level, seed) in enumerate(zip(levels, seeds)):
+    for g, (level, seed) in enumerate(zip(levels, seeds, strict=True)):
         state = start_state(level, seed) if group_size > 1 and start_state is not None else None
         jobs += [Job(level=level, seed=seed + k, group=first_group + g, state=state) for k in range(group_size)]
     return jobs
@@ -115,6 +115,6 @@ def episode_stats(episodes: Sequence[Episode], batch: FlatBatch | None = None) -
         actions = Counter(p.action_name for p in parsed)
         for name, c in actions.items():
             out[f"action/{name}"] = c / len(parsed)
-        pairs = [(t.parsed.perception, s) for t, s in zip(batch.turns, batch.scenes) if s is not None]
+        pairs = [(t.parsed.perception, s) for t, s in zip(batch.turns, batch.scenes, strict=True) if s is not None]
         out.update(perception_fidelity(pairs))
     return out

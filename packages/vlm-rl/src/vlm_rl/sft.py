@@ -46,7 +46,7 @@ def frame_report(actor, examples: list[Example], batch: int = 16, greedy: bool =
     with_facts = 0
     for i in range(0, len(examples), batch):
         chunk = examples[i : i + batch]
-        for ex, turn in zip(chunk, actor.act([e.frame for e in chunk], greedy=greedy)):
+        for ex, turn in zip(chunk, actor.act([e.frame for e in chunk], greedy=greedy), strict=True):
             p = turn.parsed
             parsed.append(p)
             agree += p.buttons is not None and tuple(p.buttons) == tuple(ex.meta.get("buttons", ()))

@@ -56,7 +56,7 @@ def table_rows(results: dict[str, dict[str, Sequence[float]]]) -> tuple[list[str
 def markdown_table(results: dict[str, dict[str, Sequence[float]]], title: str = "Model") -> str:
     cols, rows = table_rows(results)
     lines = ["| " + " | ".join([title, *cols]) + " |", "|" + "---|" * (len(cols) + 1)]
-    for name, cells in zip(results, rows):
+    for name, cells in zip(results, rows, strict=True):
         lines.append("| " + " | ".join([name, *(str(c) for c in cells)]) + " |")
     return "\n".join(lines)
 
@@ -71,7 +71,7 @@ def write_tables(results: dict[str, dict[str, Sequence[float]]], out_dir: Path, 
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow([title] + [f"{c} {s}" for c in cols for s in ("mean", "se")] + ["n"])
-    for name, cells in zip(results, rows):
+    for name, cells in zip(results, rows, strict=True):
         w.writerow([name] + [f"{v:.4f}" for c in cells for v in (c.mean, c.se)] + [cells[-1].n])
     csv_path = out_dir / f"{stem}.csv"
     csv_path.write_text(buf.getvalue())
@@ -79,8 +79,8 @@ def write_tables(results: dict[str, dict[str, Sequence[float]]], out_dir: Path, 
     js.write_text(
         json.dumps(
             {
-                name: {"summary": {c: asdict(s) for c, s in zip(cols, cells)}, "values": {k: list(v) for k, v in per.items()}}
-                for (name, per), cells in zip(results.items(), rows)
+                name: {"summary": {c: asdict(s) for c, s in zip(cols, cells, strict=True)}, "values": {k: list(v) for k, v in per.items()}}
+                for (name, per), cells in zip(results.items(), rows, strict=True)
             },
             indent=1,
         )

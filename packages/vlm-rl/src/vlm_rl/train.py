@@ -73,7 +73,7 @@ def train(cfg: Any) -> dict[str, Any]:
         elif stage == "rl":
             from .rl import initial_policy, rl
 
-            policy = rl(cfg, initial_policy(cfg))
+            rl(cfg, initial_policy(cfg))
         else:
             from .evaluate import evaluate
 
