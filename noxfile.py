@@ -31,7 +31,7 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     install(session)
-    for script in ("env_speed.py",):
+    for script in ("env_speed.py", "rollout_batching.py", "critic_cost.py", "train_memory.py"):
         session.run("python", f"benchmarks/{script}")
 
 
