@@ -97,6 +97,9 @@ class Trainer:
         self.samples = int(extra["samples"])
         self.step = int(meta["step"])
         set_rng_state(tensors, meta, self.rng)
+        if self.dist.rank:  # the checkpoint holds rank 0's generators: the others draw their own streams again
+            self.rng = np.random.default_rng([int(self.cfg.seed), self.dist.rank, self.step])
+            torch.manual_seed(int(self.rng.integers(2**31)))
         log.info("rl: resumed from %s at step %d", path, self.step)
 
     def _checkpoint(self) -> None:
@@ -230,9 +233,11 @@ class Trainer:
         from .evaluate import evaluate_actor
 
         e = self.cfg.eval
-        per_level = evaluate_actor(self.actor, self.cfg.env, [str(lv) for lv in e.levels], int(self.r.eval_episodes),
-                                   seed=int(e.seed), max_turns=int(e.max_turns), n_envs=int(self.r.envs),
-                                   envs=self.envs)
+        with torch.random.fork_rng(devices=[]):  # the same sampling stream at every evaluation, training's untouched
+            torch.manual_seed(int(e.seed))
+            per_level = evaluate_actor(self.actor, self.cfg.env, [str(lv) for lv in e.levels],
+                                       int(self.r.eval_episodes), seed=int(e.seed), max_turns=int(e.max_turns),
+                                       n_envs=int(self.r.envs), envs=self.envs)
         if self.curve is not None:
             self.curve.write(self.samples, {lv: [ep.progress for ep in eps] for lv, eps in per_level.items()})
 
