@@ -21,6 +21,7 @@ def test_short_sb3_run_writes_curves_and_a_model(tmp_path):
     assert {r["level"] for r in rows} == {"1", "2"}
     samples = sorted({r["samples"] for r in rows})
     assert samples[0] == 0 and samples[-1] >= 256 and len(samples) >= 3  # before, during and after training
+    assert len(rows) == 2 * len(samples)  # one evaluation per sample count, two levels each
     assert all(r["n"] == 2 and r["mean"] >= 0 for r in rows)
     assert (tmp_path / "model.zip").is_file()
     assert json.loads((tmp_path / "DONE.json").read_text())["samples"] >= 256

@@ -97,16 +97,20 @@ def train_sb3(cfg: Any) -> Path:
     class EvalEvery(BaseCallback):
         def __init__(self):
             super().__init__()
-            self.next = 0
+            self.next, self.last = 0, -1
 
         def _evaluate(self) -> None:
+            if self.num_timesteps == self.last:
+                return
+            self.last = self.num_timesteps
             res = evaluate_sb3(self.model, cfg.env, actions, levels, int(e.episodes), int(e.seed),
                                int(e.max_turns), envs=eval_envs)
             curve.write(self.num_timesteps, res)
             mean = np.mean([np.mean(v) for v in res.values()])
             self.logger.record("eval/progress_mean", float(mean))
             log.info("%s: %d samples, progress %.1f", method, self.num_timesteps, mean)
-            self.next += int(e.every)
+            while self.next <= self.num_timesteps:
+                self.next += int(e.every)
 
         def _on_training_start(self) -> None:
             self._evaluate()
