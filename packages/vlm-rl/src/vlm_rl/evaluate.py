@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
 
 from .envs import make_env
 from .episodes import Episode, Job, run_episodes
@@ -45,7 +46,8 @@ def _compress(ep: Episode) -> None:
 
 def evaluate_actor(actor, env_cfg: Any, levels: list[str], episodes: int, seed: int, max_turns: int,
                    n_envs: int = 8, greedy: bool = False, states: list[str] | None = None,
-                   envs: list | None = None, format_penalty: float = -100.0) -> dict[str, list[Episode]]:
+                   envs: list | None = None, format_penalty: float = -100.0,
+                   desc: str | None = None) -> dict[str, list[Episode]]:
     """`episodes` episodes per level (seeds seed, seed+1, ...) and per saved state file; by level name."""
     own = envs is None
     envs = envs or [make_env(env_cfg) for _ in range(n_envs)]
@@ -60,10 +62,17 @@ def evaluate_actor(actor, env_cfg: Any, levels: list[str], episodes: int, seed: 
                  for i in range(episodes)]
     was_training = actor.model.training
     actor.model.eval()
+    bar = tqdm(total=len(jobs), desc=desc or "eval", unit="episode", disable=desc is None)
+
+    def done(ep: Episode) -> None:
+        _compress(ep)
+        bar.update(1)
+
     try:
         eps = run_episodes(envs, ActorPolicy(actor, envs, greedy=greedy), jobs, max_turns=max_turns,
-                           format_penalty=format_penalty, on_episode=_compress)
+                           format_penalty=format_penalty, on_episode=done)
     finally:
+        bar.close()
         actor.model.train(was_training)
         if own:
             for e in envs:
@@ -110,7 +119,8 @@ def evaluate(cfg: Any) -> dict[str, Any]:
             torch.manual_seed(int(e.seed))  # every policy samples from the same random stream, not just the same levels
             per_level = evaluate_actor(actor, cfg.env, levels, int(e.episodes), seed=int(e.seed),
                                        max_turns=int(e.max_turns), n_envs=int(cfg.rl.envs), greedy=mode == "greedy",
-                                       states=list(e.states), format_penalty=float(cfg.rl.format_penalty))
+                                       states=list(e.states), format_penalty=float(cfg.rl.format_penalty),
+                                       desc=f"eval {name} ({mode})")
             label = str(name).upper() if name in ("base", "sft", "rl") else Path(str(name)).name
             label += f" ({mode})" if len(modes) > 1 else ""
             results[label] = {lv: [float(ep.progress) for ep in eps] for lv, eps in per_level.items()}
