@@ -10,9 +10,9 @@ diversity, agreement with the teacher and perception fidelity.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,20 @@ def _schedule(opt, kind: str, total: int, warmup: int):
     raise ValueError(f"invalid sft.scheduler={kind!r}: expected cosine or constant")
 
 
+def batch_indices(n: int, batch_size: int, seed: int, index: int) -> list[int]:
+    """The examples of the `index`-th micro-batch of training: epochs are seeded permutations of the n
+    examples cut into full batches (the remainder sits out that epoch), so any batch can be found again."""
+    per_epoch = max(1, n // batch_size)
+    epoch, b = divmod(index, per_epoch)
+    order = _permutation(n, seed, epoch)
+    return order[b * batch_size : (b + 1) * batch_size].tolist()
+
+
+@functools.lru_cache(maxsize=2)
+def _permutation(n: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
 def sft(cfg: Any) -> Path:
     """Train on OUT/data and write the policy to OUT/sft/policy (skipped if done and resume is on)."""
     s = cfg.sft
@@ -92,7 +106,6 @@ def sft(cfg: Any) -> Path:
         log.info("sft: %s is complete, skipping", final)
         return final
     torch.manual_seed(int(cfg.seed))
-    rng = np.random.default_rng(int(cfg.seed))
     train, heldout = load_split(data_dir(cfg), "train"), load_split(data_dir(cfg), "test")
     if not train:
         raise ValueError(f"{data_dir(cfg)} has no training frames; annotate more (annotate.frames)")
@@ -106,7 +119,7 @@ def sft(cfg: Any) -> Path:
     if not params:
         raise ValueError("the model has no trainable parameters: set model.lora=true or model.full_finetune=true")
     opt = torch.optim.AdamW(params, lr=float(s.lr), weight_decay=float(s.weight_decay))
-    per_epoch = math.ceil(len(train) / int(s.batch_size))
+    per_epoch = max(1, len(train) // int(s.batch_size))  # full batches, as batch_indices cuts them
     total = max(1, int(s.epochs) * per_epoch // int(s.grad_accum))
     sched = _schedule(opt, str(s.scheduler), total, int(float(s.warmup_ratio) * total))
     step = 0
@@ -114,39 +127,35 @@ def sft(cfg: Any) -> Path:
         path, tensors, meta = ckpt
         optimizer_from_flat(opt, "opt.actor", tensors, meta["optimizers"]["actor"])
         sched.load_state_dict(meta["extra"]["scheduler"])
-        set_rng_state(tensors, meta, rng)
+        set_rng_state(tensors, meta)
         step = int(meta["step"])
         log.info("sft: resuming from %s (step %d of %d)", path, step, total)
     logger = MetricLogger(out)
     model.train()
     bar = tqdm(total=total, initial=step, desc="sft", unit="step")
-    micro = 0
+    micro = step * int(s.grad_accum)  # a resumed run carries on mid-epoch with the very batches it would have seen
     while step < total:
-        order = rng.permutation(len(train))  # one permutation per epoch, reproducible after a resume
-        for b in range(0, len(order) - int(s.batch_size) + 1, int(s.batch_size)):
-            if step >= total:
-                break
-            examples = [train[j] for j in order[b : b + int(s.batch_size)]]
-            batch = actor.collate(actor.teacher_turns([e.frame for e in examples], [e.text for e in examples]))
-            lp = actor.logprobs(batch)
-            mask = batch.response_mask.to(lp.device)
-            loss = -(lp * mask).sum() / mask.sum()
-            (loss / int(s.grad_accum)).backward()
-            micro += 1
-            if micro % int(s.grad_accum):
-                continue
-            gn = torch.nn.utils.clip_grad_norm_(params, float(s.max_grad_norm))
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if step % int(s.log_every) == 0 or step == total:
-                logger.log(step, {"sft/loss": loss.item(), "sft/grad_norm": float(gn), "sft/lr": sched.get_last_lr()[0]})
-            if step % max(1, total // 4) == 0 and step < total:
-                save_checkpoint(out / "ckpt", step, save_policy_fn=lambda p: save_policy(model, processor, p, base),
-                                optimizers={"actor": opt}, np_rng=rng, extra={"scheduler": sched.state_dict()})
+        examples = [train[j] for j in batch_indices(len(train), int(s.batch_size), int(cfg.seed), micro)]
+        batch = actor.collate(actor.teacher_turns([e.frame for e in examples], [e.text for e in examples]))
+        lp = actor.logprobs(batch)
+        mask = batch.response_mask.to(lp.device)
+        loss = -(lp * mask).sum() / mask.sum()
+        (loss / int(s.grad_accum)).backward()
+        micro += 1
+        if micro % int(s.grad_accum):
+            continue
+        gn = torch.nn.utils.clip_grad_norm_(params, float(s.max_grad_norm))
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if step % int(s.log_every) == 0 or step == total:
+            logger.log(step, {"sft/loss": loss.item(), "sft/grad_norm": float(gn), "sft/lr": sched.get_last_lr()[0]})
+        if step % max(1, total // 4) == 0 and step < total:
+            save_checkpoint(out / "ckpt", step, save_policy_fn=lambda p: save_policy(model, processor, p, base),
+                            optimizers={"actor": opt}, extra={"scheduler": sched.state_dict()})
     bar.close()
     save_policy(model, processor, final, base)
     report = frame_report(actor, heldout[: int(s.eval_frames)])

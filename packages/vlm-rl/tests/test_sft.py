@@ -1,0 +1,61 @@
+"""SFT's batch order: every epoch a fresh permutation, and a resumed run sees exactly the batches it would have."""
+
+import pytest
+
+import vlm_rl.sft as sft_mod
+from vlm_rl.annotate import data_dir
+from vlm_rl.cli import compose
+from vlm_rl.dataset import load_split
+from vlm_rl.train import train
+
+from .test_train import FAST
+
+
+def test_each_epoch_is_a_new_permutation_of_full_batches():
+    n, bs, seed = 23, 4, 7
+    per_epoch = n // bs
+    for epoch in range(3):
+        batches = [sft_mod.batch_indices(n, bs, seed, epoch * per_epoch + b) for b in range(per_epoch)]
+        seen = [i for b in batches for i in b]
+        assert all(len(b) == bs for b in batches)
+        assert len(set(seen)) == len(seen) == per_epoch * bs  # nobody twice; the 3 left over sit out
+    first = [sft_mod.batch_indices(n, bs, seed, b) for b in range(per_epoch)]
+    second = [sft_mod.batch_indices(n, bs, seed, per_epoch + b) for b in range(per_epoch)]
+    assert first != second
+    assert sorted(sft_mod.batch_indices(3, 8, seed, 5)) == [0, 1, 2]  # fewer examples than a batch: one short batch
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_a_killed_sft_resumes_with_the_batches_it_would_have_seen(tmp_path, monkeypatch):
+    opts = FAST + ["sft.epochs=2", "sft.grad_accum=2", "resume=true"]
+    train(compose(opts + [f"out_dir={tmp_path}", "stages=[annotate]"]))
+    cfg = compose(opts + [f"out_dir={tmp_path}"])
+    seen: list[int] = []
+    real_indices, real_save = sft_mod.batch_indices, sft_mod.save_checkpoint
+
+    def recording(n, bs, seed, index):
+        seen.append(index)
+        return real_indices(n, bs, seed, index)
+
+    def save_then_die(root, step, **kw):
+        real_save(root, step, **kw)
+        raise _Killed(step)
+
+    monkeypatch.setattr(sft_mod, "batch_indices", recording)
+    monkeypatch.setattr(sft_mod, "save_checkpoint", save_then_die)
+    with pytest.raises(_Killed) as killed:
+        sft_mod.sft(cfg)
+    step = killed.value.args[0]
+    before = list(seen)
+    assert before == list(range(2 * step))  # two micro-batches per optimiser step
+
+    monkeypatch.setattr(sft_mod, "save_checkpoint", real_save)
+    seen.clear()
+    sft_mod.sft(cfg)
+    per_epoch = len(load_split(data_dir(cfg), "train")) // cfg.sft.batch_size
+    total = 2 * per_epoch // 2  # epochs × batches per epoch // grad_accum
+    assert seen == list(range(2 * step, 2 * total))  # carried on mid-epoch: nothing repeated, nothing skipped
+    assert (tmp_path / "sft" / "report.json").is_file()
