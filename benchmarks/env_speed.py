@@ -23,6 +23,7 @@ import numpy as np
 
 import gb_gym  # noqa: F401
 from gb_gym.actions import ENGINEERED
+from gb_gym.testing import raw_turn
 
 ENV_ID = "GB/Hopland-v0"
 
@@ -30,14 +31,7 @@ ENV_ID = "GB/Hopland-v0"
 def raw_turns(pb, actions) -> float:
     t = time.perf_counter()
     for a in actions:
-        buttons = ENGINEERED[a]
-        n = 15 if "a" in buttons else 5
-        for b in buttons:
-            pb.button_press(b)
-        pb.tick(n - 2, False)
-        for b in buttons:
-            pb.button_release(b)
-        pb.tick(2, True)
+        raw_turn(pb, ENGINEERED[a])
     return time.perf_counter() - t
 
 

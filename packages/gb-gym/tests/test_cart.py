@@ -20,6 +20,7 @@ from pyboy import PyBoy
 
 from gb_gym.games import hopland_ram as ram
 from gb_gym.games.hopland_bot import bot_buttons, bot_decision
+from gb_gym.testing import raw_turn
 
 ROM = Path(str(resources.files("gb_gym") / "roms" / "hopland.gb"))
 CART_DIR = Path(__file__).resolve().parents[1] / "cart"
@@ -64,14 +65,7 @@ def play_turn(pb: PyBoy, buttons: Iterable[str], render: bool = False) -> None:
     """One turn of the env's protocol."""
     buttons = tuple(buttons)
     assert len(buttons) <= 2
-    n = 15 if "a" in buttons else 5
-    for b in buttons:
-        pb.button_press(b)
-    pb.tick(n - 2, False)
-    for b in buttons:
-        pb.button_release(b)
-    pb.tick(1, False)
-    pb.tick(1, render)
+    raw_turn(pb, buttons, render)
 
 
 def playing_level(level: int, seed: int = 0) -> PyBoy:

@@ -1,4 +1,5 @@
-"""Test doubles: a fake Game Boy with synthetic RAM, so game specs can be tested without ROMs."""
+"""Test doubles: a fake Game Boy with synthetic RAM, so game specs can be tested without ROMs; and one
+turn of the env's protocol on a bare PyBoy, for tests and benchmarks that must run without the env."""
 
 from __future__ import annotations
 
@@ -36,3 +37,15 @@ class FakeGameBoy:
         for addr, v in values.items():
             self.memory[addr] = v
         return self
+
+
+def raw_turn(pb, buttons, render: bool = True) -> None:
+    """One turn of GameBoyEnv's default frame-skip on a bare PyBoy: the buttons held for 15 frames if
+    they include `a`, else 5, released for the last 2, and only the last frame rendered."""
+    n = 15 if "a" in buttons else 5
+    for b in buttons:
+        pb.button_press(b)
+    pb.tick(n - 2, False)
+    for b in buttons:
+        pb.button_release(b)
+    pb.tick(2, render)
