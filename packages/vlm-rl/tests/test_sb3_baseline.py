@@ -2,19 +2,17 @@
 
 import json
 
-from hydra import compose, initialize_config_module
-
+from vlm_rl.cli import compose
 from vlm_rl.curves import read_curves
 from vlm_rl.sb3_baseline import train_sb3
 
 
 def test_short_sb3_run_writes_curves_and_a_model(tmp_path):
-    with initialize_config_module(config_module="vlm_rl.conf", version_base=None):
-        cfg = compose(config_name="sb3", overrides=[
-            "+exp=sb3_cpu", f"out_dir={tmp_path}", "actions=original", "total_samples=256", "n_envs=2",
-            "subproc=false", "ppo.batch_size=128", "ppo.minibatch_size=64", "ppo.epochs=1", "eval.every=128",
-            "eval.episodes=2", "eval.envs=2", "env.max_turns=10", "device=cpu",
-        ])
+    cfg = compose([
+        "+exp=sb3_cpu", f"out_dir={tmp_path}", "actions=original", "total_samples=256", "n_envs=2",
+        "subproc=false", "ppo.batch_size=128", "ppo.minibatch_size=64", "ppo.epochs=1", "eval.every=128",
+        "eval.episodes=2", "eval.envs=2", "env.max_turns=10", "device=cpu",
+    ], config_name="sb3")
     train_sb3(cfg)
     rows = read_curves([tmp_path / "curve.jsonl"])
     assert {r["method"] for r in rows} == {"sb3_ppo_original"}

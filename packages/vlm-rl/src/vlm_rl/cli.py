@@ -34,12 +34,14 @@ def hydra_main(fn: Callable[[DictConfig], Any], stages: Sequence[str] | None = N
     _main()
 
 
-def compose(overrides: Sequence[str] = ()) -> DictConfig:
-    """The composed config for `overrides`, as the command line would build it (for tests and notebooks)."""
+def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
+    """The composed config for `overrides`, as the command line would build and check it (for tests, notebooks
+    and `vlm_rl.compare`): `conf/config.yaml` for the recipe's stages, `conf/sb3.yaml` for the SB3 baselines."""
     from hydra import compose as _compose
     from hydra import initialize_config_module
 
     with initialize_config_module(config_module="vlm_rl.conf", version_base=None):
-        cfg = _compose(config_name="config", overrides=list(overrides))
-    validate(cfg)
+        cfg = _compose(config_name=config_name, overrides=list(overrides))
+    if config_name == "config":  # the recipe's cross-field checks; sb3.yaml is plain SB3 settings
+        validate(cfg)
     return cfg

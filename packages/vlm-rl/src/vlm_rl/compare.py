@@ -50,10 +50,10 @@ def _warm_start(base: list[str], out: Path) -> Path:
     return out / "sft" / "policy"
 
 
-def _final_points(rows: list[dict]) -> dict[str, list[float]]:
+def _final_points(by_run: dict[tuple[str, int], list[tuple[int, float]]]) -> dict[str, list[float]]:
     """method -> the last evaluation (level-averaged) of each seed."""
     out: dict[str, list[float]] = defaultdict(list)
-    for (method, _), curve in average_over_levels(rows).items():
+    for (method, _), curve in by_run.items():
         out[method].append(curve[-1][1])
     return out
 
@@ -70,12 +70,13 @@ def compare_algos(out: Path, seeds: int, overrides: list[str], methods: tuple[st
                                f"rl.init={init}", "resume=true"])
             curves.append(run / "rl" / "curve.jsonl")
     rows = read_curves(curves)
-    finals = _final_points(rows)
+    by_run = average_over_levels(rows)
+    finals = _final_points(by_run)
     lines = ["| method | final progress (mean ± s.e. over seeds) | seeds | best seed |", "|---|---|---|---|"]
     for method in methods:
         s = mean_se(finals[method])
         lines.append(f"| {method} | {s} | {s.n} | {max(finals[method]):.1f} |")
-    start = np.mean([c[0][1] for c in average_over_levels(rows).values()])
+    start = np.mean([c[0][1] for c in by_run.values()])
     lines.append(f"\nSFT starting point (first evaluation, all runs): {start:.1f}")
     (out / "table.md").write_text("\n".join(lines) + "\n")
     (out / "table.json").write_text(json.dumps({"final": finals, "start": float(start)}, indent=1))
@@ -100,12 +101,8 @@ def compare_sample_efficiency(out: Path, seeds: int, overrides: list[str], targe
         for seed in range(seeds):
             run = out / f"sb3_{actions}-s{seed}"
             if not _done(run, "sb3"):
-                from hydra import compose as hcompose
-                from hydra import initialize_config_module
-
-                with initialize_config_module(config_module="vlm_rl.conf", version_base=None):
-                    cfg = hcompose(config_name="sb3", overrides=["+exp=sb3_cpu", f"actions={actions}",
-                                                                  f"seed={seed}", f"out_dir={run}", *sb3_overrides])
+                cfg = compose(["+exp=sb3_cpu", f"actions={actions}", f"seed={seed}", f"out_dir={run}", *sb3_overrides],
+                              config_name="sb3")
                 setup(cfg)
                 train_sb3(cfg)
             curves.append(run / "curve.jsonl")
