@@ -16,7 +16,7 @@ from gymnasium import spaces
 from .actions import ACTION_KINDS, Buttons, make_action_space, parse_buttons
 from .games import get_spec
 from .roms import find_rom
-from .spec import GameSpec, GameState
+from .spec import GameSpec, GameState, Scene
 
 OBS_TYPES = ("rgb", "grayscale")
 REWARD_PER = ("turn", "frame")
@@ -35,6 +35,13 @@ class StepInfo(TypedDict):
     frames: int  # frames emulated since reset
     turn_frames: int  # frames emulated by this step
     buttons: Buttons
+
+
+class RamInfo(StepInfo, total=False):
+    """Added with `ram_info=True`, about the returned frame."""
+
+    scene: Scene | None  # the game's RAM description of the screen (None where the game gives none)
+    scripted: tuple[Buttons, str] | None  # the game's scripted player's (buttons, reason)
 
 
 class _Session:
@@ -114,7 +121,10 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
     ## Arguments
     `game`, `level`, `actions`, `obs_type`, `frame_skip`, `release_frames`,
     `reward_scale`, `reward_per`, `death_penalty`, `terminate_on`, `render_mode`
-    ("rgb_array" or "human"), `rom_path`, `sound`.
+    ("rgb_array" or "human"), `rom_path`, `sound`, `ram_info` (True: every info also
+    carries `scene`, the game's RAM description of the returned frame, and
+    `scripted`, its scripted player's (buttons, reason) there; None where the game
+    has none).
 
     ## Version History
     v0: first release.
@@ -137,6 +147,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         render_mode: str | None = None,
         rom_path: str | os.PathLike | None = None,
         sound: bool = False,
+        ram_info: bool = False,
     ):
         self.spec_game: GameSpec = get_spec(game)
         self.level = self.spec_game.check_level(self.spec_game.default_level if level is None else level)
@@ -161,6 +172,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         self.actions, self.obs_type, self.reward_per, self.terminate_on = actions, obs_type, reward_per, terminate_on
         self.reward_scale, self.death_penalty = float(reward_scale), float(death_penalty)
         self.render_mode = render_mode
+        self.ram_info = bool(ram_info)
 
         self.action_space, self._action_table = make_action_space(actions)
         channels = 3 if obs_type == "rgb" else 1
@@ -326,7 +338,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
 
     def _info(self, buttons: Buttons, turn_frames: int) -> StepInfo:
         st = self._state
-        return StepInfo(
+        info = StepInfo(
             x_progress=st.x_progress,
             max_x=self._max_x,
             level=st.level,
@@ -338,3 +350,8 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
             turn_frames=turn_frames,
             buttons=buttons,
         )
+        if self.ram_info:
+            g = self.spec_game
+            info["scene"] = g.scene(self._pyboy) if g.has_scene else None  # type: ignore[typeddict-unknown-key]
+            info["scripted"] = g.scripted_decision(self._pyboy) if g.has_scripted_player else None  # type: ignore[typeddict-unknown-key]
+        return info

@@ -105,6 +105,16 @@ class GameSpec(ABC):
         or None if the game has no scripted player."""
         return None
 
+    @property
+    def has_scene(self) -> bool:
+        """Whether this game describes the screen from RAM (overrides `scene`)."""
+        return type(self).scene is not GameSpec.scene
+
+    @property
+    def has_scripted_player(self) -> bool:
+        """Whether this game has a RAM-reading scripted player (overrides `scripted_decision`)."""
+        return type(self).scripted_decision is not GameSpec.scripted_decision
+
     def scripted_buttons(self, gb: GameBoyLike) -> tuple[str, ...] | None:
         decision = self.scripted_decision(gb)
         return None if decision is None else decision[0]
