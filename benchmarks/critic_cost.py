@@ -21,10 +21,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from vlm_rl.actor import VLMActor  # noqa: E402
-from vlm_rl.critic import CNNCritic, CriticTrainer  # noqa: E402
 from vlm_rl.models import load_policy  # noqa: E402
+from vlm_rl.models.actor import VLMActor  # noqa: E402
+from vlm_rl.models.critic import CNNCritic
 from vlm_rl.models.tiny import ensure_tiny_model  # noqa: E402
+from vlm_rl.update import CriticUpdate  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
     model, processor = load_policy(str(path), lora=True, device=device)
     actor = VLMActor(model, processor, "hopland", upscale=args.upscale, max_new_tokens=args.tokens)
     critic = CNNCritic().to(device)
-    trainer = CriticTrainer(critic, minibatch_size=args.batch)
+    trainer = CriticUpdate(critic, minibatch_size=args.batch)
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (args.batch, 144, 160, 3), dtype=np.uint8)
     returns = torch.randn(args.batch) * 100

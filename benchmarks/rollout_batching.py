@@ -19,11 +19,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from vlm_rl.actor import VLMActor  # noqa: E402
 from vlm_rl.envs import make_env  # noqa: E402
-from vlm_rl.episodes import Job, run_episodes  # noqa: E402
 from vlm_rl.models import load_policy  # noqa: E402
-from vlm_rl.rollout import ActorPolicy  # noqa: E402
+from vlm_rl.models.actor import VLMActor  # noqa: E402
+from vlm_rl.rollout import ActorPolicy, Job, run_episodes  # noqa: E402
 
 ENV = OmegaConf.create({"game": "hopland", "levels": ["1"], "reward_scale": 10.0, "reward_per": "turn",
                         "death_penalty": 0.0, "terminate_on": "game_over", "frame_skip": [5, 15], "rom_path": None})
@@ -35,7 +34,7 @@ def play(actor: VLMActor, n_envs: int, turns: int) -> float:
     per = turns // n_envs
     jobs = [Job(level="1", seed=i) for i in range(n_envs)]
     t = time.perf_counter()
-    eps = run_episodes(envs, ActorPolicy(actor, envs), jobs, max_turns=per, keep_turns=False)
+    eps = run_episodes(envs, ActorPolicy(actor), jobs, max_turns=per, keep_steps=False)
     dt = time.perf_counter() - t
     for e in envs:
         e.close()

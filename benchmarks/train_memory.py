@@ -29,11 +29,12 @@ def run_variant(variant: str, batch: int, tokens: int) -> dict:
     import numpy as np
     import torch
 
-    from vlm_rl.actor import VLMActor
     from vlm_rl.algos import get_loss
-    from vlm_rl.critic import CNNCritic, CriticTrainer
     from vlm_rl.models import load_policy
+    from vlm_rl.models.actor import VLMActor
+    from vlm_rl.models.critic import CNNCritic
     from vlm_rl.models.tiny import ensure_tiny_model
+    from vlm_rl.update import CriticUpdate
 
     torch.set_num_threads(2)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -56,7 +57,7 @@ def run_variant(variant: str, batch: int, tokens: int) -> dict:
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5)
     critic = CNNCritic().to(device)
-    trainer = CriticTrainer(critic, minibatch_size=batch)
+    trainer = CriticUpdate(critic, minibatch_size=batch)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     b = actor.collate(turns)

@@ -1,6 +1,6 @@
 """Training checkpoints: the policy, the critic and every bit of trainer state, in safetensors + JSON.
 
-    RUN/STAGE/ckpt/step_000012/policy/           (policy_io.save_policy)
+    RUN/STAGE/ckpt/step_000012/policy/           (models.policy.save_policy)
     RUN/STAGE/ckpt/step_000012/critic.safetensors
     RUN/STAGE/ckpt/step_000012/trainer.safetensors   optimizer moments, torch RNG
     RUN/STAGE/ckpt/step_000012/trainer.json          step, optimizer param groups, numpy/python RNG, extras
@@ -145,5 +145,15 @@ def find_checkpoint(root: str | Path) -> tuple[Path, dict, dict] | None:
     return None
 
 
-def load_critic(critic: torch.nn.Module, ckpt: Path) -> None:
-    critic.load_state_dict(load_file(ckpt / "critic.safetensors"))
+def restore(found: tuple[Path, dict, dict], optimizers: dict[str, torch.optim.Optimizer],
+            np_rng: np.random.Generator | None = None, critic: torch.nn.Module | None = None) -> tuple[int, dict]:
+    """Load a checkpoint from `find_checkpoint` into the trainer's optimizers, RNGs and critic (the policy
+    itself is loaded from `found[0] / "policy"` with the model). Returns (step, extra). SFT and RL both
+    resume through here."""
+    path, tensors, meta = found
+    for key, opt in optimizers.items():
+        optimizer_from_flat(opt, f"opt.{key}", tensors, meta["optimizers"][key])
+    if critic is not None:
+        critic.load_state_dict(load_file(path / "critic.safetensors"))
+    set_rng_state(tensors, meta, np_rng)
+    return int(meta["step"]), meta["extra"]

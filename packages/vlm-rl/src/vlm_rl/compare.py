@@ -22,8 +22,9 @@ import numpy as np
 
 from .algos import available_advantages
 from .cli import compose, setup
-from .curves import average_over_levels, plot_curves, read_curves, samples_to_reach
-from .stats import mean_se
+from .report.curves import average_over_levels, plot_curves, read_curves, samples_to_reach
+from .report.stats import mean_se
+from .runs import RunDir
 
 log = logging.getLogger(__name__)
 SEVEN = ("ppo_pos", "ppo", "grpo_outcome_pos", "grpo_outcome", "grpo_process_pos", "grpo_process", "reinforce_pp")
@@ -38,16 +39,14 @@ def _train(overrides: list[str]) -> None:
 
 
 def _done(out: Path, stage: str) -> bool:
-    marker = {"rl": out / "rl" / "DONE.json", "sft": out / "sft" / "report.json", "eval": out / "eval" / "results.json",
-              "sb3": out / "DONE.json"}[stage]
-    return marker.is_file()
+    return RunDir(out).done(stage)
 
 
 def _warm_start(base: list[str], out: Path) -> Path:
     """Annotate and SFT once; every compared run starts RL from this policy."""
     if not _done(out, "sft"):
         _train(base + [f"out_dir={out}", "stages=[annotate,sft]", "resume=true"])
-    return out / "sft" / "policy"
+    return RunDir(out).sft_policy
 
 
 def _final_points(by_run: dict[tuple[str, int], list[tuple[int, float]]]) -> dict[str, list[float]]:
@@ -68,7 +67,7 @@ def compare_algos(out: Path, seeds: int, overrides: list[str], methods: tuple[st
             if not _done(run, "rl"):
                 _train(base + [f"algo={method}", f"seed={seed}", f"out_dir={run}", "stages=[rl]",
                                f"rl.init={init}", "resume=true"])
-            curves.append(run / "rl" / "curve.jsonl")
+            curves.append(RunDir(run).curve)
     rows = read_curves(curves)
     by_run = average_over_levels(rows)
     finals = _final_points(by_run)
@@ -86,7 +85,7 @@ def compare_algos(out: Path, seeds: int, overrides: list[str], methods: tuple[st
 
 
 def compare_sample_efficiency(out: Path, seeds: int, overrides: list[str], target: float | None) -> dict:
-    from .sb3_baseline import train_sb3
+    from .baselines.sb3 import train_sb3
 
     base = ["+exp=sample_efficiency", *overrides]
     init = _warm_start(base, out / "sft-init")
@@ -95,7 +94,7 @@ def compare_sample_efficiency(out: Path, seeds: int, overrides: list[str], targe
         run = out / f"vlm_ppo_pos-s{seed}"
         if not _done(run, "rl"):
             _train(base + [f"seed={seed}", f"out_dir={run}", "stages=[rl]", f"rl.init={init}", "resume=true"])
-        curves.append(run / "rl" / "curve.jsonl")
+        curves.append(RunDir(run).curve)
     sb3_overrides = [o for o in overrides if o.split("=")[0].lstrip("+") in ("env", "env.levels", "env.max_turns")]
     for actions in ("engineered", "original"):
         for seed in range(seeds):
@@ -105,7 +104,7 @@ def compare_sample_efficiency(out: Path, seeds: int, overrides: list[str], targe
                               config_name="sb3")
                 setup(cfg)
                 train_sb3(cfg)
-            curves.append(run / "curve.jsonl")
+            curves.append(RunDir(run).sb3_curve)
     rows = read_curves(curves)
     by_run = average_over_levels(rows)
     if target is None:  # default: 90% of the best final progress of the VLM runs
@@ -132,9 +131,9 @@ def compare_generalisation(out: Path, overrides: list[str]) -> dict:
     run = out / "run"
     if not _done(run, "eval"):
         _train(base + [f"out_dir={run}", "resume=true"])
-    results = json.loads((run / "eval" / "results.json").read_text())
+    results = json.loads(RunDir(run).eval_results.read_text())
     cfg = compose(base + [f"out_dir={run}"])
-    trained, held = [str(lv) for lv in cfg.env.levels], [str(lv) for lv in cfg.eval.levels if str(lv) not in cfg.env.levels]
+    trained, held = list(cfg.env.levels), [lv for lv in cfg.eval.levels if lv not in cfg.env.levels]
     lines = ["| policy | trained levels (" + ", ".join(trained) + ") | held-out (" + ", ".join(held) + ") |", "|---|---|---|"]
     summary = {}
     for policy, r in results.items():

@@ -1,10 +1,21 @@
-"""Cross-field checks on the composed config, each saying what is wrong and what to do."""
+"""The typed config: Hydra structured configs (dataclasses in the ConfigStore) and every check, in one place.
+
+Hydra composes `conf/config.yaml` over the `Config` schema, so a wrong type or an unknown key fails
+while composing, naming the key. `load(cfg)` then turns the composed tree into these dataclasses and
+runs `check`: ranges and choices (declared on each field) and the cross-field rules, before any model
+loads. Functions take the typed sections (`RLCfg`, `SFTCfg`...), never an untyped tree.
+
+OmegaConf 2.3 rejects `Literal` annotations, so a field's choices live in its metadata (`choice(...)`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 STAGES = ("annotate", "sft", "rl", "eval")
@@ -14,52 +25,314 @@ class ConfigError(ValueError):
     pass
 
 
-def _positive(cfg: Any, *keys: str) -> None:
-    for key in keys:
-        value = OmegaConf.select(cfg, key)
-        if value is None or float(value) <= 0:
-            raise ConfigError(f"invalid {key}={value!r}: must be a number > 0")
+def choice(default: str, *choices: str, doc: str = "") -> Any:
+    return field(default=default, metadata={"choices": (default, *choices) if default not in choices else choices})
 
 
-def validate(cfg: Any) -> None:
-    from .algos import available_advantages, available_losses
+def num(default: Any, *, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:
+    return field(default=default, metadata={"gt": gt, "ge": ge, "le": le})
 
+
+def listf(*default: Any) -> Any:
+    return field(default_factory=lambda: list(default))
+
+
+@dataclass
+class EnvCfg:
+    game: str = "hopland"
+    levels: list[str] = listf("1", "2", "3")  # training levels
+    eval_levels: list[str] = "${.levels}"  # type: ignore[assignment]
+    reward_scale: float = num(10.0, gt=0)  # the paper: 10 x delta x-progress per turn
+    reward_per: str = choice("turn", "frame")
+    death_penalty: float = num(0.0, ge=0)
+    terminate_on: str = choice("life", "game_over")
+    frame_skip: list[int] = listf(5, 15)  # frames per turn: without / with 'a' held
+    max_turns: int = num(48, gt=0)
+    rom_path: str | None = None  # default: the imported ROM (gb-gym roms import DIR)
+
+
+@dataclass
+class ModelCfg:
+    name: str = "tiny"
+    path: str = "tiny"  # a preset name, a hub id or a local directory; tiny is built offline
+    family: str = choice("idefics3", "qwen3_vl")  # for path=tiny
+    lora: bool = False
+    full_finetune: bool = True
+    train_vision: bool = True
+    lora_r: int = num(16, gt=0)
+    lora_alpha: int = num(32, gt=0)
+    load_in_4bit: bool = False
+    dtype: str = choice("fp32", "auto", "bf16", "fp16")
+    gradient_checkpointing: bool = False
+    upscale: int = num(1, gt=0)
+    n_history: int = num(0, ge=0)
+
+
+@dataclass
+class AlgoCfg:
+    name: str = "ppo_pos"
+    advantage: str = "ppo_pos"  # a registered estimator (vlm_rl.algos.advantages)
+    loss: str = "ppo_clip"  # a registered policy loss (vlm_rl.algos.losses)
+    critic: bool = True  # train the turn-level CNN critic (estimators that need values require it)
+    group_size: int = num(1, gt=0)  # trajectories sharing one saved start state (GRPO groups)
+    scope: str = choice("group", "batch")  # GRPO statistics per group of a shared start state, or the batch
+    gamma: float = num(0.95, gt=0, le=1)
+    lam: float = num(0.95, ge=0, le=1)  # GAE's lambda (gae only)
+    clip_low: float = num(0.2, ge=0, le=0.999)
+    clip_high: float = num(0.28, ge=0)
+    dual_clip: float | None = 10.0  # > 1, or null to disable
+    kl_coef: float = num(0.0, ge=0)  # KL to the reference (adapter disabled); the paper uses none
+
+
+@dataclass
+class OpenAICfg:
+    base_url: str = "http://localhost:8000/v1"
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"  # the key is read from this env var, never saved
+    upscale: int = num(4, gt=0)
+
+
+@dataclass
+class AnnotateCfg:
+    frames: int = num(3000, gt=0)
+    policy: str = "scripted"  # scripted | random | a saved policy dir (runs that policy)
+    epsilon: float = num(0.25, ge=0, le=1)  # scripted rollouts take a random action this often
+    levels: list[str] = "${env.levels}"  # type: ignore[assignment]
+    states: list[str] = listf()  # saved-state files to start episodes from
+    videos: list[str] = listf()  # gameplay video files to sample frames from (needs an openai/model teacher)
+    video_frames: int = num(500, gt=0)  # frames per video, spread evenly
+    max_turns: int = num(200, gt=0)
+    teacher: str = choice("ram", "openai", "model")  # ram: offline, from the game's RAM
+    teacher_model: str | None = None  # for teacher=model: a preset, hub id or directory
+    teacher_max_new_tokens: int = num(512, gt=0)
+    openai: OpenAICfg = field(default_factory=OpenAICfg)
+    heldout: float = num(0.1, ge=0)  # fraction of frames kept out of SFT (checked < 1)
+
+
+@dataclass
+class SFTCfg:
+    epochs: int = num(1, gt=0)
+    batch_size: int = num(16, gt=0)
+    grad_accum: int = num(1, gt=0)
+    lr: float = num(2e-3, gt=0)
+    scheduler: str = choice("cosine", "constant")
+    warmup_ratio: float = num(0.03, ge=0, le=1)
+    weight_decay: float = num(0.0, ge=0)
+    max_grad_norm: float = num(1.0, gt=0)
+    eval_frames: int = num(128, ge=0)  # held-out frames generated on after training
+    log_every: int = num(10, gt=0)
+
+
+@dataclass
+class CriticCfg:
+    lr: float = num(3e-4, gt=0)
+    weight_decay: float = num(0.0, ge=0)
+    max_grad_norm: float = num(1.0, gt=0)
+    minibatch_size: int = num(256, gt=0)
+    warmup_steps: int = num(2, ge=0)  # actor frozen for the first steps while the critic learns
+    value_scale: float = num(100.0, gt=0)
+
+
+@dataclass
+class RLCfg:
+    init: str = "auto"  # auto (SFT's policy if there is one) | sft | base | a saved policy dir
+    steps: int = num(20, ge=0)
+    trajectories: int = num(16, gt=0)  # per step (per process)
+    envs: int = num(8, gt=0)  # envs played at once; their turns are batched into one generate call
+    max_turns: int = "${env.max_turns}"  # type: ignore[assignment]
+    temperature: float = num(1.0, gt=0)
+    top_p: float = num(1.0, gt=0, le=1)
+    max_new_tokens: int = num(64, gt=0)
+    format_penalty: float = -100.0
+    lr: float = num(1e-4, gt=0)
+    weight_decay: float = num(0.0, ge=0)
+    max_grad_norm: float = num(1.0, gt=0)
+    epochs: int = num(1, gt=0)
+    minibatch_size: int = num(64, gt=0)  # turns per optimizer step
+    micro_batch_size: int = num(16, gt=0)  # turns per forward/backward inside a minibatch
+    curriculum: str = choice("inverse_length", "uniform")
+    critic: CriticCfg = field(default_factory=CriticCfg)
+    drop_last_turns: int = num(0, ge=0)  # the authors drop the last 5 turns of long trajectories; 0 keeps all
+    checkpoint_every: int = num(1, gt=0)
+    eval_every: int = num(0, ge=0)  # evaluate every N steps for learning curves (0: only at the end)
+    eval_episodes: int = num(16, gt=0)
+
+
+@dataclass
+class EvalCfg:
+    episodes: int = num(256, gt=0)  # per level (the paper's count)
+    levels: list[str] = "${env.eval_levels}"  # type: ignore[assignment]
+    max_turns: int = "${env.max_turns}"  # type: ignore[assignment]
+    decoding: str = choice("sampled", "greedy", "both")  # sampled at rl.temperature, as the paper evaluates
+    policies: list[str] = listf("sft", "rl")  # base, sft, rl or saved policy dirs
+    seed: int = 1000  # evaluation seeds are seed, seed+1, ... for every policy
+    states: list[str] = listf()  # saved-state files to evaluate from (the paper's off-policy states)
+    video: bool = True  # GIF of the best and the median episode per policy
+
+
+@dataclass
+class Config:
+    env: EnvCfg = field(default_factory=EnvCfg)
+    model: ModelCfg = field(default_factory=ModelCfg)
+    algo: AlgoCfg = field(default_factory=AlgoCfg)
+    name: str = "${env.game}-${model.name}-${algo.name}"
+    out_dir: str = "runs/${name}"  # everything the run writes; resume=true continues from what is there
+    seed: int = 0
+    resume: bool = False
+    device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N
+    threads: int = num(1, ge=0)  # torch CPU threads per process (tiny models run fastest on 1)
+    stages: list[str] = listf(*STAGES)
+    annotate: AnnotateCfg = field(default_factory=AnnotateCfg)
+    sft: SFTCfg = field(default_factory=SFTCfg)
+    rl: RLCfg = field(default_factory=RLCfg)
+    eval: EvalCfg = field(default_factory=EvalCfg)
+
+
+@dataclass
+class PPOCfg:  # SB3's PPO, the paper's Table 6
+    batch_size: int = num(8192, gt=0)  # samples per update (n_steps x n_envs)
+    minibatch_size: int = num(1024, gt=0)
+    epochs: int = num(4, gt=0)
+    lr: float = num(5e-5, gt=0)  # the paper's grid: 5e-5, 1e-4, 1.5e-4, 2.5e-4
+    gamma: float = num(0.95, gt=0, le=1)
+    gae_lambda: float = num(0.95, ge=0, le=1)
+    clip_range: float = num(0.1, gt=0)
+    clip_range_vf: float = num(0.1, gt=0)
+    max_grad_norm: float = num(0.5, gt=0)
+    target_kl: float | None = 0.03
+    ent_coef: float = num(0.0, ge=0)
+
+
+@dataclass
+class SB3EvalCfg:
+    every: int = num(10000, gt=0)  # samples between evaluations
+    episodes: int = num(128, gt=0)  # per level
+    levels: list[str] = "${env.eval_levels}"  # type: ignore[assignment]
+    max_turns: int = "${env.max_turns}"  # type: ignore[assignment]
+    seed: int = 1000
+    envs: int = num(8, gt=0)
+
+
+@dataclass
+class SB3Config:
+    env: EnvCfg = field(default_factory=EnvCfg)
+    name: str = "${env.game}-sb3-${actions}"
+    out_dir: str = "runs/${name}"
+    seed: int = 0
+    actions: str = choice("engineered", "original")
+    total_samples: int = num(2_000_000, gt=0)
+    n_envs: int = num(8, gt=0)
+    subproc: bool = True  # SubprocVecEnv (one process per env) or DummyVecEnv
+    device: str = "auto"
+    threads: int = num(1, ge=0)
+    progress_bar: bool = False
+    ppo: PPOCfg = field(default_factory=PPOCfg)
+    eval: SB3EvalCfg = field(default_factory=SB3EvalCfg)
+
+
+cs = ConfigStore.instance()
+cs.store(name="config_schema", node=Config)
+cs.store(name="sb3_schema", node=SB3Config)
+
+
+# ---- checks -------------------------------------------------------------------------------------
+
+
+def _fields(obj: Any, prefix: str = ""):
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        path = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            yield from _fields(value, path + ".")
+        else:
+            yield path, f, value
+
+
+def _check_field(path: str, f: dataclasses.Field, value: Any) -> None:
+    m = f.metadata
+    if "choices" in m and value not in m["choices"]:
+        raise ConfigError(f"invalid {path}={value!r}: choose one of {', '.join(m['choices'])}")
+    for key, ok, word in (("gt", lambda v, b: v > b, ">"), ("ge", lambda v, b: v >= b, ">="),
+                          ("le", lambda v, b: v <= b, "<=")):
+        bound = m.get(key)
+        if bound is not None and not ok(value, bound):
+            raise ConfigError(f"invalid {path}={value!r}: must be {word} {bound}")
+
+
+def check(cfg: Config) -> Config:
+    """Every rule on a typed config, each error naming the key and what to do. Returns cfg."""
+    from .algos import get_advantage_entry, get_loss_entry
+
+    for path, f, value in _fields(cfg):
+        _check_field(path, f, value)
     bad = [s for s in cfg.stages if s not in STAGES]
     if bad:
         raise ConfigError(f"invalid stages {bad}: choose from {', '.join(STAGES)} (in that order)")
-    _positive(cfg, "annotate.frames", "sft.epochs", "sft.batch_size", "sft.grad_accum", "sft.lr", "rl.trajectories",
-              "rl.envs", "rl.max_turns", "rl.temperature", "rl.top_p", "rl.max_new_tokens", "rl.lr",
-              "rl.minibatch_size", "rl.micro_batch_size", "rl.epochs", "eval.episodes", "eval.max_turns",
-              "algo.group_size", "rl.critic.lr", "rl.critic.minibatch_size")
-    if int(cfg.rl.steps) < 0:
-        raise ConfigError(f"invalid rl.steps={cfg.rl.steps}: must be >= 0")
-    if float(cfg.rl.top_p) > 1:
-        raise ConfigError(f"invalid rl.top_p={cfg.rl.top_p}: must be in (0, 1]")
-    if not 0 < float(cfg.algo.gamma) <= 1:
-        raise ConfigError(f"invalid algo.gamma={cfg.algo.gamma}: must be in (0, 1]")
-    if cfg.algo.advantage not in available_advantages():
-        raise ConfigError(f"unknown algo.advantage={cfg.algo.advantage!r}; available: {', '.join(available_advantages())}")
-    if cfg.algo.loss not in available_losses():
-        raise ConfigError(f"unknown algo.loss={cfg.algo.loss!r}; available: {', '.join(available_losses())}")
-    if str(cfg.algo.advantage).startswith("ppo") and not cfg.algo.critic:
-        raise ConfigError(f"algo.advantage={cfg.algo.advantage} needs the critic: set algo.critic=true")
-    if int(cfg.rl.trajectories) % int(cfg.algo.group_size):
+    a = cfg.algo
+    try:
+        adv = get_advantage_entry(a.advantage, key="algo.advantage")
+        get_loss_entry(a.loss, key="algo.loss")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if adv.needs_values and not a.critic:
+        raise ConfigError(f"algo.advantage={a.advantage} needs critic values: set algo.critic=true")
+    if a.dual_clip is not None and a.dual_clip <= 1:
+        raise ConfigError(f"invalid algo.dual_clip={a.dual_clip}: must be > 1, or null to disable")
+    r = cfg.rl
+    if r.trajectories % a.group_size:
         raise ConfigError(
-            f"rl.trajectories={cfg.rl.trajectories} is not a multiple of algo.group_size={cfg.algo.group_size}: "
+            f"rl.trajectories={r.trajectories} is not a multiple of algo.group_size={a.group_size}: "
             "every GRPO group needs the same number of trajectories"
         )
-    if int(cfg.rl.micro_batch_size) > int(cfg.rl.minibatch_size):
-        raise ConfigError(
-            f"rl.micro_batch_size={cfg.rl.micro_batch_size} exceeds rl.minibatch_size={cfg.rl.minibatch_size}"
-        )
-    if cfg.rl.curriculum not in ("inverse_length", "uniform"):
-        raise ConfigError(f"invalid rl.curriculum={cfg.rl.curriculum!r}: expected inverse_length or uniform")
-    if cfg.model.lora and cfg.model.full_finetune:
+    if r.micro_batch_size > r.minibatch_size:
+        raise ConfigError(f"rl.micro_batch_size={r.micro_batch_size} exceeds rl.minibatch_size={r.minibatch_size}")
+    m = cfg.model
+    if m.lora and m.full_finetune:
         raise ConfigError("model.lora and model.full_finetune are both true: pick one")
-    if float(cfg.algo.kl_coef) > 0 and not cfg.model.lora:
+    if a.kl_coef > 0 and not m.lora:
         raise ConfigError("algo.kl_coef > 0 needs a LoRA policy (its reference is the model with the adapter off)")
-    bad = [p for p in cfg.eval.policies if p not in ("base", "sft", "rl") and not Path(str(p)).is_dir()]
+    bad = [p for p in cfg.eval.policies if p not in ("base", "sft", "rl") and not Path(p).is_dir()]
     if bad:
         raise ConfigError(f"invalid eval.policies {bad}: each is base, sft, rl or a saved policy directory")
     if not cfg.env.levels:
         raise ConfigError("env.levels is empty: name at least one level to train on")
+    if not cfg.annotate.heldout < 1:
+        raise ConfigError(f"invalid annotate.heldout={cfg.annotate.heldout}: expected a fraction in [0, 1)")
+    an = cfg.annotate
+    if an.policy not in ("scripted", "random") and not Path(an.policy).is_dir():
+        raise ConfigError(f"invalid annotate.policy={an.policy!r}: expected scripted, random or a saved policy dir")
+    if an.videos and an.teacher == "ram":
+        raise ConfigError("annotate.videos have no RAM to annotate from: set annotate.teacher=openai or model")
+    if an.teacher == "openai" and not an.openai.model:
+        raise ConfigError("annotate.teacher=openai needs annotate.openai.model (the endpoint's model name)")
+    if an.teacher == "model" and not an.teacher_model:
+        raise ConfigError("annotate.teacher=model needs annotate.teacher_model (a preset, hub id or directory)")
+    if len(cfg.env.frame_skip) != 2 or min(cfg.env.frame_skip) < 1:
+        raise ConfigError(f"invalid env.frame_skip={cfg.env.frame_skip}: expected [frames, jump_frames], both >= 1")
+    if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
+        raise ConfigError(f"invalid device={cfg.device!r}: choose auto, cpu, cuda or cuda:N")
+    return cfg
+
+
+def check_sb3(cfg: SB3Config) -> SB3Config:
+    for path, f, value in _fields(cfg):
+        _check_field(path, f, value)
+    if cfg.ppo.batch_size % cfg.n_envs:
+        raise ConfigError(f"ppo.batch_size={cfg.ppo.batch_size} must be a multiple of n_envs={cfg.n_envs}")
+    return cfg
+
+
+def load(tree: Any) -> Config | SB3Config:
+    """A composed Hydra tree (DictConfig) as the typed, checked config."""
+    obj = OmegaConf.to_object(tree)
+    return check_sb3(obj) if isinstance(obj, SB3Config) else check(obj)
+
+
+def to_yaml(cfg: Config | SB3Config) -> str:
+    return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+def schema_keys(schema: type = Config) -> set[str]:
+    """Every dotted key of a schema, sections included ('rl', 'rl.critic', 'rl.critic.lr', ...)."""
+    keys = {p for p, _, _ in _fields(schema())}
+    return keys | {p.rsplit(".", i)[0] for p in keys for i in range(1, p.count(".") + 1)}

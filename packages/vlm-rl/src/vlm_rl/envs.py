@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import gymnasium as gym
 
 import gb_gym
 
+from .config import EnvCfg
 
-def env_kwargs(env_cfg: Any, actions: str = "buttons") -> dict:
+
+def env_kwargs(env_cfg: EnvCfg, actions: str = "buttons") -> dict:
     return dict(
         actions=actions,
         reward_scale=float(env_cfg.reward_scale),
@@ -21,22 +21,24 @@ def env_kwargs(env_cfg: Any, actions: str = "buttons") -> dict:
     )
 
 
-def make_env(env_cfg: Any, level: str | None = None, actions: str = "buttons", max_turns: int | None = None) -> gym.Env:
-    """One env of the configured game. Turn limits are the caller's (episode runner) unless `max_turns` is given."""
+def make_env(env_cfg: EnvCfg, level: str | None = None, actions: str = "buttons", max_turns: int | None = None,
+             ram_info: bool = False) -> gym.Env:
+    """One env of the configured game. Turn limits are the caller's (episode runner) unless `max_turns` is given.
+    `ram_info=True`: every info carries the RAM's `scene` and the scripted player's decision for its frame."""
     spec = gb_gym.get_spec(str(env_cfg.game))
     return gym.make(
         spec.env_id,
         level=level if level is not None else str(env_cfg.levels[0]),
         max_episode_steps=max_turns or 10**9,
         **env_kwargs(env_cfg, actions),
+        **({"ram_info": True} if ram_info else {}),
     )
 
 
-def check_game(env_cfg: Any) -> None:
+def check_game(env_cfg: EnvCfg) -> None:
     """Fail fast, before any model loads, when the game, its levels or its ROM are not usable."""
     env = make_env(env_cfg)
     spec = env.unwrapped.spec_game
-    for key in ("levels", "eval_levels"):
-        for lv in env_cfg.get(key) or []:
-            spec.check_level(str(lv))
+    for lv in [*env_cfg.levels, *env_cfg.eval_levels]:
+        spec.check_level(lv)
     env.close()

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BUTTONS: tuple[str, ...] = ("a", "b", "up", "down", "left", "right", "noop")
-MAX_BUTTONS = 2
+from gb_gym.actions import BUTTONS as PRESSABLE
+from gb_gym.actions import MAX_BUTTONS, NOOP
+
+BUTTONS: tuple[str, ...] = (*PRESSABLE, NOOP)  # the names an answer may use: gb_gym's button grammar
+__all__ = ["BUTTONS", "MAX_BUTTONS", "GamePrompt", "build_messages", "games", "prompt_text", "register_prompt"]
 
 
 @dataclass(frozen=True)

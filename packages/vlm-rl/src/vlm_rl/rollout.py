@@ -1,52 +1,138 @@
-"""VLM rollouts: the actor plays a pool of envs, one batched generate call per turn.
+"""Rollouts: the episode loop over a pool of envs, and the flat batch it produces.
 
-Each decision keeps the actor's `Turn` (prompt ids, sampled ids, log-probs, text,
-parse) and, where the game's RAM describes the screen, the `Scene` at that moment,
-so perception fidelity can be measured against the RAM.
+One batched policy call per turn over every env still playing; an env whose
+episode ends takes the next job at once. A policy may return `None` for an env:
+the answer was invalid, so that env is not stepped and the turn pays
+`format_penalty`, as in the paper. Every step keeps `terminated` / `truncated`,
+and, where the env was made with `ram_info=True`, the RAM's `Scene` of the frame
+the decision was made on (for perception fidelity). Used by RL, evaluation,
+annotation and the SB3 baselines alike.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
-from gb_gym.spec import GameSpec, Scene
+from gb_gym.spec import Scene
 
-from .actor import Turn as ActorTurn
-from .actor import VLMActor
-from .episodes import Episode, Job
+from .models.actor import Turn, VLMActor
 from .parsing import format_stats
-from .teacher import perception_fidelity
+from .perception import perception_fidelity
+
+# policy(frames, infos) -> one (action or None, record) per frame; infos are the envs' info dicts of those frames
+Policy = Callable[[list[np.ndarray], list[dict]], list[tuple[Any, Any]]]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One episode to play: its level, reset seed, group (for GRPO) and optional start state."""
+
+    level: str
+    seed: int
+    group: int = 0
+    state: bytes | None = None
 
 
 @dataclass
-class Decision:
-    turn: ActorTurn
-    scene: Scene | None
+class Step:
+    frame: np.ndarray  # the observation the decision was made on
+    action: Any  # None: invalid answer, env not stepped
+    reward: float
+    terminated: bool  # the episode ended in the game (death, level complete)
+    truncated: bool  # the episode was cut by a turn limit after this step
+    record: Any = None  # what the policy returned with the action (the actor's Turn, ...)
+    scene: Scene | None = None  # the RAM's description of `frame` (envs made with ram_info=True)
+    scripted: tuple | None = None  # the game's scripted (buttons, reason) for `frame`
 
 
-class ActorPolicy:
-    """`episodes.Policy` for a VLM: invalid answers become `None` (env not stepped, format penalty)."""
+@dataclass
+class Episode:
+    job: Job
+    x_start: int
+    max_x: int = 0
+    end: str = "time"  # "complete", "died", "time"
+    steps: list[Step] = field(default_factory=list)
+    n_turns: int = 0
+    format_errors: int = 0
+    final_frame: np.ndarray | None = None  # the observation after the last step
 
-    def __init__(self, actor: VLMActor, envs: Sequence[Any], greedy: bool = False):
-        self.actor, self.envs, self.greedy = actor, envs, greedy
-        spec = envs[0].unwrapped.spec_game
-        self.has_scene = type(spec).scene is not GameSpec.scene
+    @property
+    def progress(self) -> int:
+        """x-progress reached beyond the start position (the paper's "level progress")."""
+        return self.max_x - self.x_start
 
-    def __call__(self, frames: list[np.ndarray], active: list[int]) -> list[tuple[Any, Decision]]:
-        turns = self.actor.act(frames, greedy=self.greedy)
-        out = []
-        for t, i in zip(turns, active, strict=True):
-            base = self.envs[i].unwrapped
-            scene = base.spec_game.scene(base.pyboy) if self.has_scene else None
-            action = list(t.parsed.buttons) if t.parsed.buttons is not None else None
-            out.append((action, Decision(t, scene)))
-        return out
+    @property
+    def total_reward(self) -> float:
+        return sum(s.reward for s in self.steps)
+
+
+def run_episodes(
+    envs: Sequence[gym.Env],
+    policy: Policy,
+    jobs: Sequence[Job],
+    max_turns: int,
+    format_penalty: float = -100.0,
+    keep_steps: bool = True,
+    on_episode: Callable[[Episode], None] | None = None,
+) -> list[Episode]:
+    """Play every job to its end (terminated, truncated or `max_turns`), `len(envs)` at a time.
+
+    Episodes come back in the order of `jobs`. The envs should have no `TimeLimit`
+    below `max_turns`; turns with an invalid answer count toward `max_turns`.
+    """
+    queue = list(enumerate(jobs))
+    results: list[Episode | None] = [None] * len(jobs)
+    slots: list[tuple[int, Episode, np.ndarray, dict] | None] = [None] * len(envs)
+
+    def start(i: int) -> None:
+        idx, job = queue.pop(0)
+        options: dict[str, Any] = {"level": job.level}
+        if job.state is not None:
+            options["state"] = job.state
+        obs, info = envs[i].reset(seed=job.seed, options=options)
+        slots[i] = (idx, Episode(job=job, x_start=info["x_progress"], max_x=info["x_progress"]), obs, info)
+
+    for i in range(len(envs)):
+        if queue:
+            start(i)
+    while any(s is not None for s in slots):
+        active = [i for i, s in enumerate(slots) if s is not None]
+        decisions = policy([slots[i][2] for i in active], [slots[i][3] for i in active])
+        for i, (action, record) in zip(active, decisions, strict=True):
+            idx, ep, obs, info = slots[i]
+            ep.n_turns += 1
+            terminated = truncated = False
+            if action is None:
+                ep.format_errors += 1
+                reward, next_obs, next_info = format_penalty, obs, info
+            else:
+                next_obs, reward, terminated, truncated, next_info = envs[i].step(action)
+                ep.max_x = max(ep.max_x, next_info["max_x"])
+                if terminated:
+                    ep.end = "complete" if next_info["level_complete"] else "died"
+            truncated = bool(truncated or (not terminated and ep.n_turns >= max_turns))
+            if keep_steps:
+                ep.steps.append(Step(obs, action, float(reward), bool(terminated), truncated, record,
+                                     info.get("scene"), info.get("scripted")))
+            if terminated or truncated:
+                ep.final_frame = next_obs
+                results[idx] = ep
+                slots[i] = None
+                if on_episode is not None:
+                    on_episode(ep)
+                if queue:
+                    start(i)
+            else:
+                slots[i] = (idx, ep, next_obs, next_info)
+    return results  # type: ignore[return-value]
 
 
 def make_jobs(levels: Sequence[str], seeds: Sequence[int], group_size: int, start_state=None,
@@ -60,40 +146,110 @@ def make_jobs(levels: Sequence[str], seeds: Sequence[int], group_size: int, star
     return jobs
 
 
+def eval_jobs(levels: Sequence[str], episodes: int, seed: int, states: Sequence[str] = ()
+              ) -> tuple[list[Job], list[str]]:
+    """`episodes` jobs per level (seeds seed, seed+1, ...) and per saved-state file, and the labels of
+    their groups: a level's jobs are labelled by the level, a state's by `state:<file stem>`."""
+    jobs = [Job(level=lv, seed=seed + i) for lv in levels for i in range(episodes)]
+    labels = list(levels)
+    for path in states:
+        state = Path(path).read_bytes()
+        labels.append(f"state:{Path(path).stem}")
+        # the level a state belongs to is read from its RAM once loaded; the job's level only names it
+        jobs += [Job(level=levels[0], seed=seed + i, group=len(labels) - 1, state=state)
+                 for i in range(episodes)]
+    return jobs, labels
+
+
+def by_label(episodes: Sequence[Episode], labels: Sequence[str]) -> dict[str, list[Episode]]:
+    out: dict[str, list[Episode]] = {lb: [] for lb in labels}
+    for ep in episodes:
+        out[labels[ep.job.group] if ep.job.state is not None else ep.job.level].append(ep)
+    return out
+
+
+class ActorPolicy:
+    """`Policy` for a VLM: invalid answers become `None` (env not stepped, format penalty)."""
+
+    def __init__(self, actor: VLMActor, greedy: bool = False):
+        self.actor, self.greedy = actor, greedy
+
+    def __call__(self, frames: list[np.ndarray], infos: list[dict]) -> list[tuple[Any, Turn]]:
+        turns = self.actor.act(frames, greedy=self.greedy)
+        return [(list(t.parsed.buttons) if t.parsed.buttons is not None else None, t) for t in turns]
+
+
+def evaluate_actor(actor: VLMActor, envs: Sequence[gym.Env], levels: Sequence[str], episodes: int, seed: int,
+                   max_turns: int, *, greedy: bool = False, states: Sequence[str] = (), format_penalty: float = -100.0,
+                   keep_steps: bool = True, on_episode: Callable[[Episode], None] | None = None,
+                   ) -> dict[str, list[Episode]]:
+    """`episodes` episodes per level and per saved-state file (seeds seed, seed+1, ...), by label, with the
+    actor in eval mode; RL's learning curves and the evaluation stage both measure through here."""
+    jobs, labels = eval_jobs(levels, episodes, seed, states)
+    was_training = actor.model.training
+    actor.model.eval()
+    try:
+        eps = run_episodes(envs, ActorPolicy(actor, greedy=greedy), jobs, max_turns=max_turns,
+                           format_penalty=format_penalty, keep_steps=keep_steps, on_episode=on_episode)
+    finally:
+        actor.model.train(was_training)
+    return by_label(eps, labels)
+
+
 @dataclass
-class FlatBatch:
-    """Every decision of a batch of episodes, flattened in time order per trajectory."""
+class RolloutBatch:
+    """Every step of a batch of episodes, flattened in time order per trajectory (trajectory k = episode k)."""
 
-    turns: list[ActorTurn]
+    turns: list[Turn]  # the actor's records: prompt ids, sampled ids and log-probs
     frames: np.ndarray  # (T, H, W, 3) uint8: the critic's input
-    rewards: torch.Tensor  # (T,)
-    traj_id: torch.Tensor  # (T,)
-    group_id: torch.Tensor  # (T,)
+    rewards: torch.Tensor  # (T,) float32
+    terminated: torch.Tensor  # (T,) bool
+    truncated: torch.Tensor  # (T,) bool
+    traj_id: torch.Tensor  # (T,) long
+    group_id: torch.Tensor  # (T,) long
     scenes: list[Scene | None]
+    final_frames: np.ndarray  # (N, H, W, 3): each trajectory's observation after its last step
+
+    def __len__(self) -> int:
+        return len(self.rewards)
+
+    def next_values(self, values: torch.Tensor, final_values: torch.Tensor) -> torch.Tensor:
+        """(T,) value of the observation after each step: values[t + 1] inside a trajectory, and
+        final_values[k] (the value of trajectory k's final frame) after its last step."""
+        nxt = torch.roll(values, -1)
+        last = torch.ones(len(self), dtype=torch.bool)
+        if len(self):
+            last[:-1] = self.traj_id[1:] != self.traj_id[:-1]
+        nxt[last] = final_values[self.traj_id[last]].to(values.dtype)
+        return nxt
+
+    def select(self, keep: torch.Tensor) -> RolloutBatch:
+        """The steps where keep is True (trajectory ids unchanged)."""
+        rows = torch.nonzero(keep).flatten().tolist()
+        return replace(
+            self, turns=[self.turns[i] for i in rows], frames=self.frames[rows], rewards=self.rewards[keep],
+            terminated=self.terminated[keep], truncated=self.truncated[keep], traj_id=self.traj_id[keep],
+            group_id=self.group_id[keep], scenes=[self.scenes[i] for i in rows],
+        )
 
 
-def flatten(episodes: Sequence[Episode]) -> FlatBatch:
-    turns, frames, rewards, traj, group, scenes = [], [], [], [], [], []
-    for k, ep in enumerate(episodes):
-        for t in ep.turns:
-            d: Decision = t.extra
-            turns.append(d.turn)
-            scenes.append(d.scene)
-            frames.append(t.frame)
-            rewards.append(t.reward)
-            traj.append(k)
-            group.append(ep.job.group)
-    return FlatBatch(
-        turns=turns,
-        frames=np.stack(frames) if frames else np.zeros((0, 144, 160, 3), np.uint8),
-        rewards=torch.tensor(rewards, dtype=torch.float32),
-        traj_id=torch.tensor(traj, dtype=torch.long),
-        group_id=torch.tensor(group, dtype=torch.long),
-        scenes=scenes,
+def flatten(episodes: Sequence[Episode]) -> RolloutBatch:
+    steps = [(k, ep, s) for k, ep in enumerate(episodes) for s in ep.steps]
+    empty = np.zeros((0, 144, 160, 3), np.uint8)
+    return RolloutBatch(
+        turns=[s.record for _, _, s in steps],
+        frames=np.stack([s.frame for _, _, s in steps]) if steps else empty,
+        rewards=torch.tensor([s.reward for _, _, s in steps], dtype=torch.float32),
+        terminated=torch.tensor([s.terminated for _, _, s in steps], dtype=torch.bool),
+        truncated=torch.tensor([s.truncated for _, _, s in steps], dtype=torch.bool),
+        traj_id=torch.tensor([k for k, _, _ in steps], dtype=torch.long),
+        group_id=torch.tensor([ep.job.group for _, ep, _ in steps], dtype=torch.long),
+        scenes=[s.scene for _, _, s in steps],
+        final_frames=np.stack([ep.final_frame for ep in episodes]) if episodes else empty,
     )
 
 
-def episode_stats(episodes: Sequence[Episode], batch: FlatBatch | None = None) -> dict[str, float]:
+def episode_stats(episodes: Sequence[Episode], batch: RolloutBatch | None = None) -> dict[str, float]:
     """Outcome, format and perception metrics of a batch of episodes."""
     if not episodes:
         return {}

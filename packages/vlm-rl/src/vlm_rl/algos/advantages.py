@@ -11,13 +11,16 @@ Every estimator works on a flat batch of T turns and has the same call::
 - ``values[T]`` float: critic values V(o_t) in reward units (PPO only).
 - ``gamma``: discount; the GRPO estimators ignore it (they are undiscounted by
   definition) and only accept it so every estimator takes the same call.
+- further per-turn inputs (``terminated``, ``next_values``) and options
+  (``scope``, ``lam``) as each estimator's registry entry declares.
 
 ``AdvantageOutput.returns`` is the un-normalised return the advantage is built
 from, in reward units: the discounted return-to-go for ``ppo*``/``reinforce_pp``
 (the critic's target), the trajectory's total reward for ``grpo_outcome*``, the
 undiscounted return-to-go of the raw rewards for ``grpo_process*``.
 ``keep`` is False for turns to drop before the actor update (zero advantage
-under positive filtering). Combine it with :func:`drop_last_turns` if wanted.
+under positive filtering). :func:`drop_last_turns` is applied to the batch
+before any estimator runs.
 
 Statistics are computed in float64; outputs have the dtype of ``rewards``.
 Standard deviations are unbiased (n − 1), as ``torch.std``/``torch.var``, and
@@ -182,11 +185,11 @@ def drop_last_turns(traj_id: Tensor, n: int = 5) -> Tensor:
     """keep[T] bool: False for the last ``n`` turns of every trajectory longer than ``n``.
 
     The authors' code drops the last 5 turns of trajectories longer than 5
-    before the actor update (their code gives no reason; plausibly the last
-    turns before a death carry misleading credit). Off by default in this
-    package: the trainer opts in and ANDs this with ``AdvantageOutput.keep``.
-    It is applied after the estimator, so those turns still count in the
-    advantage statistics. traj_id[T] long → [T] bool.
+    (their code gives no reason; plausibly the last turns before a death carry
+    misleading credit). Off by default in this package. The trainer applies it
+    to the batch before the estimator, so the dropped turns leave the
+    estimator's statistics, the critic's targets and the curriculum's turn
+    counts, as in the authors' code. traj_id[T] long → [T] bool.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
@@ -212,7 +215,7 @@ def _ppo_raw(rewards, traj_id, values, gamma) -> tuple[Tensor, Tensor]:
     return torch.where(raw.abs() <= noise, torch.zeros_like(raw), raw), ret
 
 
-@register_advantage("ppo")
+@register_advantage("ppo", needs_values=True)
 def ppo(
     rewards: Tensor,
     traj_id: Tensor,
@@ -232,7 +235,7 @@ def ppo(
     return _out(raw / _scale(raw), ret, None, rewards)
 
 
-@register_advantage("ppo_pos")
+@register_advantage("ppo_pos", needs_values=True)
 def ppo_pos(
     rewards: Tensor,
     traj_id: Tensor,
@@ -268,7 +271,7 @@ def _grpo_outcome(rewards, traj_id, group_id, scope) -> tuple[Tensor, Tensor]:
     return adv[s.seg], total[s.seg]
 
 
-@register_advantage("grpo_outcome")
+@register_advantage("grpo_outcome", options={"scope": "scope"})
 def grpo_outcome(
     rewards: Tensor,
     traj_id: Tensor,
@@ -295,7 +298,7 @@ def grpo_outcome(
     return _out(adv, ret, None, rewards)
 
 
-@register_advantage("grpo_outcome_pos")
+@register_advantage("grpo_outcome_pos", options={"scope": "scope"})
 def grpo_outcome_pos(
     rewards: Tensor,
     traj_id: Tensor,
@@ -321,7 +324,7 @@ def _grpo_process(rewards, traj_id, group_id, scope) -> tuple[Tensor, Tensor]:
     return adv, ret
 
 
-@register_advantage("grpo_process")
+@register_advantage("grpo_process", options={"scope": "scope"})
 def grpo_process(
     rewards: Tensor,
     traj_id: Tensor,
@@ -344,7 +347,7 @@ def grpo_process(
     return _out(adv, ret, None, rewards)
 
 
-@register_advantage("grpo_process_pos")
+@register_advantage("grpo_process_pos", options={"scope": "scope"})
 def grpo_process_pos(
     rewards: Tensor,
     traj_id: Tensor,
@@ -380,3 +383,48 @@ def reinforce_pp(
     ret = discounted_returns(rewards, traj_id, gamma).double()
     adv = _standardise(ret, torch.zeros_like(traj_id))
     return _out(adv, ret, None, rewards)
+
+
+@register_advantage("gae", needs_values=True, inputs=("terminated", "next_values"), options={"lam": "lam"})
+def gae(
+    rewards: Tensor,
+    traj_id: Tensor,
+    group_id: Tensor | None = None,
+    values: Tensor | None = None,
+    gamma: float = 0.95,
+    *,
+    terminated: Tensor,
+    next_values: Tensor,
+    lam: float = 0.95,
+) -> AdvantageOutput:
+    """Generalised advantage estimation, bootstrapped where an episode was cut short.
+
+        δ_t = r_t + γ·(1 − terminated_t)·V'_t − V(o_t)
+        Â_t = δ_t + γλ·Â_{t+1}         (inside the trajectory; 0 after its last turn)
+        returns_t = Â_t + V(o_t)         (the critic's target, reward units)
+        A_t = (Â_t − mean Â) / sqrt(var_unbiased Â + 1e-8)   (over the batch)
+
+    ``next_values[T]``: V of the observation after turn t: V(o_{t+1}) inside a
+    trajectory, V(final observation) at the end of a truncated one (turn limit);
+    ignored where ``terminated[T]`` is True (death, level complete). λ = 1 with
+    no truncation gives the Monte-Carlo G_t − V(o_t). ``group_id`` is ignored.
+    keep: all True. Shapes: [T] in, [T] out.
+    """
+    _check_rewards(rewards, traj_id)
+    if values is None:
+        raise ValueError("GAE needs critic values: pass values[T]")
+    for name, x in (("values", values), ("next_values", next_values), ("terminated", terminated)):
+        _check_same_shape(rewards, name, x)
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must be in [0, 1], got {lam}")
+    s = _segments(traj_id)
+    v = values.detach().double()
+    delta = rewards.double() + gamma * (~terminated.bool()).double() * next_values.detach().double() - v
+    longest = int(s.lengths.max())
+    buf = torch.zeros(s.n, longest + 1, dtype=torch.float64, device=rewards.device)
+    buf[s.seg, s.pos] = delta
+    for t in range(longest - 1, -1, -1):
+        buf[:, t] += gamma * lam * buf[:, t + 1]
+    adv = buf[s.seg, s.pos]
+    ret = adv + v
+    return _out(_standardise(adv, torch.zeros_like(traj_id)), ret, None, rewards)

@@ -17,7 +17,8 @@ def _masked_mean(x: Tensor, mask: Tensor, denom: Tensor) -> Tensor:
     return (x * mask).sum() / denom
 
 
-@register_loss("ppo_clip")
+@register_loss("ppo_clip", options={"eps_low": "clip_low", "eps_high": "clip_high", "dual_clip": "dual_clip",
+                                   "kl_coef": "kl_coef"})
 def ppo_clip(
     logprobs: Tensor,
     old_logprobs: Tensor,

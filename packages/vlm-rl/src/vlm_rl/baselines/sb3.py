@@ -5,7 +5,7 @@ scales them for a CPU. Levels are drawn uniformly per episode (`LevelSampler`),
 evaluation runs every `eval.every` samples on each evaluation level, and the
 learning curve is written in vlm-rl's curve format, so one plot compares them.
 
-    python -m vlm_rl.sb3_baseline actions=engineered total_samples=2000000
+    python -m vlm_rl.baselines.sb3 actions=engineered total_samples=2000000
 """
 
 from __future__ import annotations
@@ -13,20 +13,21 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from gb_gym.wrappers import LevelSampler
 
-from .curves import CurveWriter
-from .envs import make_env
-from .episodes import Job, run_episodes
+from ..config import EnvCfg, SB3Config
+from ..envs import make_env
+from ..report.curves import CurveWriter
+from ..rollout import by_label, eval_jobs, run_episodes
+from ..runs import RunDir
 
 log = logging.getLogger(__name__)
 
 
-def _make_train_env(env_cfg: Any, actions: str):
+def _make_train_env(env_cfg: EnvCfg, actions: str):
     def make():
         import gb_gym  # noqa: F401  (fresh worker processes register the envs here)
 
@@ -37,31 +38,24 @@ def _make_train_env(env_cfg: Any, actions: str):
 
 
 def sb3_policy(model):
-    """`episodes.Policy` for an SB3 model: stochastic actions, as the paper evaluates."""
+    """`rollout.Policy` for an SB3 model: stochastic actions, as the paper evaluates."""
 
-    def act(frames, active):
+    def act(frames, infos):
         actions, _ = model.predict(np.stack(frames), deterministic=False)
         return [(int(a), None) for a in actions]
 
     return act
 
 
-def evaluate_sb3(model, env_cfg: Any, actions: str, levels: list[str], episodes: int, seed: int,
-                 max_turns: int, envs: list | None = None) -> dict[str, list[float]]:
-    own = envs is None
-    envs = envs or [make_env(env_cfg, actions=actions) for _ in range(8)]
-    jobs = [Job(level=lv, seed=seed + i) for lv in levels for i in range(episodes)]
-    eps = run_episodes(envs, sb3_policy(model), jobs, max_turns=max_turns, keep_turns=False)
-    if own:
-        for e in envs:
-            e.close()
-    out: dict[str, list[float]] = {lv: [] for lv in levels}
-    for ep in eps:
-        out[ep.job.level].append(float(ep.progress))
-    return out
+def evaluate_sb3(model, envs: list, levels: list[str], episodes: int, seed: int, max_turns: int
+                 ) -> dict[str, list[float]]:
+    """x-progress per level on the same jobs (levels, seeds) as the VLM's evaluation."""
+    jobs, labels = eval_jobs(levels, episodes, seed)
+    eps = run_episodes(envs, sb3_policy(model), jobs, max_turns=max_turns, keep_steps=False)
+    return {lv: [float(ep.progress) for ep in group] for lv, group in by_label(eps, labels).items()}
 
 
-def train_sb3(cfg: Any) -> Path:
+def train_sb3(cfg: SB3Config) -> Path:
     """Train and evaluate; returns the run directory (model.zip, curve.jsonl, tb/)."""
     import torch
     from stable_baselines3 import PPO
@@ -70,13 +64,9 @@ def train_sb3(cfg: Any) -> Path:
 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    actions = str(cfg.actions)
-    if actions not in ("original", "engineered"):
-        raise ValueError(f"invalid actions={actions!r}: the SB3 baseline plays original or engineered")
+    actions = cfg.actions
     p = cfg.ppo
-    n_envs = int(cfg.n_envs)
-    if int(p.batch_size) % n_envs:
-        raise ValueError(f"ppo.batch_size={p.batch_size} must be a multiple of n_envs={n_envs}")
+    n_envs = cfg.n_envs
     torch.set_num_threads(int(cfg.threads))
     fns = [_make_train_env(cfg.env, actions) for _ in range(n_envs)]
     venv = SubprocVecEnv(fns) if n_envs > 1 and cfg.subproc else DummyVecEnv(fns)
@@ -89,7 +79,7 @@ def train_sb3(cfg: Any) -> Path:
         device=str(cfg.device), tensorboard_log=str(out / "tb"), verbose=0,
     )
     method = f"sb3_ppo_{actions}"
-    curve = CurveWriter(out / "curve.jsonl", method, int(cfg.seed))
+    curve = CurveWriter(RunDir(out).sb3_curve, method, cfg.seed)
     e = cfg.eval
     eval_envs = [make_env(cfg.env, actions=actions) for _ in range(int(e.envs))]
     levels = [str(lv) for lv in e.levels]
@@ -103,8 +93,7 @@ def train_sb3(cfg: Any) -> Path:
             if self.num_timesteps == self.last:
                 return
             self.last = self.num_timesteps
-            res = evaluate_sb3(self.model, cfg.env, actions, levels, int(e.episodes), int(e.seed),
-                               int(e.max_turns), envs=eval_envs)
+            res = evaluate_sb3(self.model, eval_envs, levels, e.episodes, e.seed, e.max_turns)
             curve.write(self.num_timesteps, res)
             mean = np.mean([np.mean(v) for v in res.values()])
             self.logger.record("eval/progress_mean", float(mean))
@@ -124,7 +113,7 @@ def train_sb3(cfg: Any) -> Path:
     model.learn(total_timesteps=int(cfg.total_samples), callback=cb, progress_bar=bool(cfg.progress_bar))
     cb._evaluate()
     model.save(out / "model.zip")
-    (out / "DONE.json").write_text(json.dumps({"samples": int(model.num_timesteps), "method": method}))
+    RunDir(out).sb3_done_marker.write_text(json.dumps({"samples": int(model.num_timesteps), "method": method}))
     venv.close()
     for env in eval_envs:
         env.close()
@@ -132,16 +121,9 @@ def train_sb3(cfg: Any) -> Path:
 
 
 def main() -> None:
-    import hydra
+    from ..cli import hydra_main
 
-    from .cli import setup
-
-    @hydra.main(version_base=None, config_path="conf", config_name="sb3")
-    def _main(cfg):
-        setup(cfg)
-        train_sb3(cfg)
-
-    _main()
+    hydra_main(train_sb3, config_name="sb3")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 
 from .actor import VLMActor
-from .models import load_policy, resolve_model
-from .models.tiny import default_corpus, ensure_tiny_model
+from .load import load_policy, resolve_model
+from .tiny import default_corpus, ensure_tiny_model
 
 POLICY_META = "vlm_rl_policy.json"
 
@@ -26,7 +26,7 @@ def base_model_path(model_cfg: Any, corpus: list[str] | None = None) -> str:
     """The model to start from: a preset, hub id or directory; `tiny` is built offline (tokenizer on `corpus`)."""
     path = str(model_cfg.path)
     if path == "tiny" or path.startswith("tiny:"):
-        family = str(model_cfg.get("family", "idefics3"))
+        family = str(model_cfg.family)
         return str(ensure_tiny_model(family, corpus=(default_corpus() + corpus) if corpus else None))
     return resolve_model(path)
 
@@ -37,7 +37,7 @@ def _load_kwargs(model_cfg: Any, device: str) -> dict:
         lora_r=int(model_cfg.lora_r),
         lora_alpha=int(model_cfg.lora_alpha),
         full_finetune=bool(model_cfg.full_finetune),
-        train_vision=bool(model_cfg.get("train_vision", False)),
+        train_vision=bool(model_cfg.train_vision),
         load_in_4bit=bool(model_cfg.load_in_4bit),
         dtype=str(model_cfg.dtype),
         gradient_checkpointing=bool(model_cfg.gradient_checkpointing),

@@ -5,7 +5,7 @@ config says, cosine schedule with warm-up. Afterwards the policy answers the
 held-out frames and we report the strict / lenient format rate, the action
 diversity, agreement with the teacher and perception fidelity.
 
-    python -m vlm_rl.sft sft.epochs=1 sft.lr=2e-3
+    python -m vlm_rl.train stages=[sft] sft.epochs=1 sft.lr=2e-3
 """
 
 from __future__ import annotations
@@ -15,29 +15,21 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .annotate import data_dir
-from .checkpoint import find_checkpoint, optimizer_from_flat, save_checkpoint, set_rng_state
-from .dataset import Example, load_split
-from .metrics import MetricLogger
-from .parsing import format_stats
-from .policy_io import POLICY_META, load_model, make_actor, pick_device, save_policy
-from .teacher import facts_from_text
+from ..checkpoint import find_checkpoint, restore, save_checkpoint
+from ..config import Config
+from ..dataset import Example, load_split
+from ..metrics import MetricLogger
+from ..models.policy import load_model, make_actor, pick_device, save_policy
+from ..parsing import format_stats
+from ..perception import facts_from_text
+from ..runs import RunDir
 
 log = logging.getLogger(__name__)
-
-
-def sft_dir(cfg: Any) -> Path:
-    return Path(cfg.out_dir) / "sft"
-
-
-def policy_path(cfg: Any) -> Path:
-    return sft_dir(cfg) / "policy"
 
 
 def frame_report(actor, examples: list[Example], batch: int = 16, greedy: bool = False) -> dict[str, float]:
@@ -79,9 +71,7 @@ def _schedule(opt, kind: str, total: int, warmup: int):
 
     if kind == "cosine":
         return get_cosine_schedule_with_warmup(opt, warmup, total)
-    if kind == "constant":
-        return get_constant_schedule_with_warmup(opt, warmup)
-    raise ValueError(f"invalid sft.scheduler={kind!r}: expected cosine or constant")
+    return get_constant_schedule_with_warmup(opt, warmup)  # the config allows cosine or constant
 
 
 def batch_indices(n: int, batch_size: int, seed: int, index: int) -> list[int]:
@@ -98,82 +88,70 @@ def _permutation(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def sft(cfg: Any) -> Path:
-    """Train on OUT/data and write the policy to OUT/sft/policy (skipped if done and resume is on)."""
+def sft(cfg: Config) -> Path:
+    """Train on RUN/data and write the policy to RUN/sft/policy (skipped if done and resume is on)."""
     s = cfg.sft
-    out, final = sft_dir(cfg), policy_path(cfg)
-    if cfg.resume and (out / "report.json").is_file() and (final / POLICY_META).is_file():
+    run = RunDir(cfg.out_dir)
+    out, final = run.sft, run.sft_policy
+    if cfg.resume and run.done("sft"):
         log.info("sft: %s is complete, skipping", final)
         return final
-    torch.manual_seed(int(cfg.seed))
-    train, heldout = load_split(data_dir(cfg), "train"), load_split(data_dir(cfg), "test")
+    torch.manual_seed(cfg.seed)
+    train, heldout = load_split(run.data, "train"), load_split(run.data, "test")
     if not train:
-        raise ValueError(f"{data_dir(cfg)} has no training frames; annotate more (annotate.frames)")
-    device = pick_device(str(cfg.device))
-    ckpt = find_checkpoint(out / "ckpt") if cfg.resume else None
+        raise ValueError(f"{run.data} has no training frames; annotate more (annotate.frames)")
+    device = pick_device(cfg.device)
+    ckpt = find_checkpoint(run.ckpt("sft")) if cfg.resume else None
     corpus = [ex.text for ex in train[:2000]]
     model, processor, base = load_model(cfg.model, device, checkpoint=ckpt[0] / "policy" if ckpt else None,
                                         corpus=corpus)
-    actor = make_actor(model, processor, str(cfg.env.game), cfg.model, cfg.rl, temperature=1.0)
+    actor = make_actor(model, processor, cfg.env.game, cfg.model, cfg.rl, temperature=1.0)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters: set model.lora=true or model.full_finetune=true")
-    opt = torch.optim.AdamW(params, lr=float(s.lr), weight_decay=float(s.weight_decay))
-    per_epoch = max(1, len(train) // int(s.batch_size))  # full batches, as batch_indices cuts them
-    total = max(1, int(s.epochs) * per_epoch // int(s.grad_accum))
-    sched = _schedule(opt, str(s.scheduler), total, int(float(s.warmup_ratio) * total))
+    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    per_epoch = max(1, len(train) // s.batch_size)  # full batches, as batch_indices cuts them
+    total = max(1, s.epochs * per_epoch // s.grad_accum)
+    sched = _schedule(opt, s.scheduler, total, int(s.warmup_ratio * total))
     step = 0
     if ckpt:
-        path, tensors, meta = ckpt
-        optimizer_from_flat(opt, "opt.actor", tensors, meta["optimizers"]["actor"])
-        sched.load_state_dict(meta["extra"]["scheduler"])
-        set_rng_state(tensors, meta)
-        step = int(meta["step"])
-        log.info("sft: resuming from %s (step %d of %d)", path, step, total)
+        step, extra = restore(ckpt, {"actor": opt})
+        sched.load_state_dict(extra["scheduler"])
+        log.info("sft: resuming from %s (step %d of %d)", ckpt[0], step, total)
     logger = MetricLogger(out)
     model.train()
     bar = tqdm(total=total, initial=step, desc="sft", unit="step")
-    micro = step * int(s.grad_accum)  # a resumed run carries on mid-epoch with the very batches it would have seen
+    micro = step * s.grad_accum  # a resumed run carries on mid-epoch with the very batches it would have seen
     while step < total:
-        examples = [train[j] for j in batch_indices(len(train), int(s.batch_size), int(cfg.seed), micro)]
+        examples = [train[j] for j in batch_indices(len(train), s.batch_size, cfg.seed, micro)]
         batch = actor.collate(actor.teacher_turns([e.frame for e in examples], [e.text for e in examples]))
         lp = actor.logprobs(batch)
         mask = batch.response_mask.to(lp.device)
         loss = -(lp * mask).sum() / mask.sum()
-        (loss / int(s.grad_accum)).backward()
+        (loss / s.grad_accum).backward()
         micro += 1
-        if micro % int(s.grad_accum):
+        if micro % s.grad_accum:
             continue
-        gn = torch.nn.utils.clip_grad_norm_(params, float(s.max_grad_norm))
+        gn = torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}")
-        if step % int(s.log_every) == 0 or step == total:
+        if step % s.log_every == 0 or step == total:
             logger.log(step, {"sft/loss": loss.item(), "sft/grad_norm": float(gn), "sft/lr": sched.get_last_lr()[0]})
         if step % max(1, total // 4) == 0 and step < total:
-            save_checkpoint(out / "ckpt", step, save_policy_fn=lambda p: save_policy(model, processor, p, base),
+            save_checkpoint(run.ckpt("sft"), step, save_policy_fn=lambda p: save_policy(model, processor, p, base),
                             optimizers={"actor": opt}, extra={"scheduler": sched.state_dict()})
     bar.close()
     save_policy(model, processor, final, base)
-    report = frame_report(actor, heldout[: int(s.eval_frames)])
+    report = frame_report(actor, heldout[: s.eval_frames])
     report["train_frames"], report["heldout_frames"], report["steps"] = len(train), len(heldout), total
     logger.log(total, {f"sft_eval/{k}": v for k, v in report.items()})
     logger.close()
-    (out / "report.json").write_text(json.dumps(report, indent=1))
+    run.sft_report.write_text(json.dumps(report, indent=1))
     log.info("sft: held-out format strict %.1f%% lenient %.1f%%, %d distinct actions, teacher agreement %.1f%%",
              100 * report["strict_rate"], 100 * report["lenient_rate"], report["distinct_actions"],
              100 * report["teacher_agreement"])
     return final
-
-
-def main() -> None:
-    from .cli import hydra_main
-
-    hydra_main(sft, stages=("sft",))
-
-
-if __name__ == "__main__":
-    main()

@@ -6,7 +6,7 @@ states) or are sampled evenly from gameplay videos. The teacher is the
 offline RAM teacher (`teacher=ram`), an OpenAI-compatible endpoint
 (`teacher=openai`) or a local VLM answering greedily (`teacher=model`).
 
-    python -m vlm_rl.annotate annotate.frames=3000 annotate.teacher=ram
+    python -m vlm_rl.train stages=[annotate] annotate.frames=3000 annotate.teacher=ram
 """
 
 from __future__ import annotations
@@ -21,23 +21,20 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gb_gym.actions import ORIGINAL
-from gb_gym.spec import GameSpec
 
-from .dataset import DatasetWriter, is_complete
-from .envs import make_env
-from .episodes import Job, run_episodes
-from .policy_io import make_actor
-from .teacher import Annotation, OpenAITeacher, RamTeacher, scene_facts
+from ..config import Config
+from ..dataset import DatasetWriter
+from ..envs import make_env
+from ..models.policy import load_model, make_actor, pick_device
+from ..perception import scene_facts
+from ..rollout import Job, run_episodes
+from ..runs import RunDir
+from .teachers import Annotation, OpenAITeacher, RamTeacher
 
 log = logging.getLogger(__name__)
-POLICIES = ("scripted", "random")
 
 
-def data_dir(cfg: Any) -> Path:
-    return Path(cfg.out_dir) / "data"
-
-
-def _jobs(cfg: Any, n: int, offset: int) -> list[Job]:
+def _jobs(cfg: Config, n: int, offset: int) -> list[Job]:
     a = cfg.annotate
     states = [Path(p).read_bytes() for p in a.states]
     levels = [str(lv) for lv in a.levels]
@@ -49,61 +46,51 @@ def _jobs(cfg: Any, n: int, offset: int) -> list[Job]:
 
 
 class _RolloutPolicy:
-    """Chooses the played action (scripted with epsilon-random, random, or a VLM) and records what the
-    RAM says about each frame (scene, scripted decision) for the teacher."""
+    """Chooses the played action: the game's scripted player (from the env's info) with epsilon-random
+    actions, random play, or a VLM."""
 
-    def __init__(self, envs, kind: str, epsilon: float, rng: np.random.Generator, actor, need_scene: bool,
-                 need_bot: bool):
-        self.envs, self.kind, self.epsilon, self.rng, self.actor = envs, kind, epsilon, rng, actor
-        self.need_scene, self.need_bot = need_scene, need_bot
+    def __init__(self, kind: str, epsilon: float, rng: np.random.Generator, actor):
+        self.kind, self.epsilon, self.rng, self.actor = kind, epsilon, rng, actor
 
     def _random(self) -> tuple[str, ...]:
         return ORIGINAL[int(self.rng.integers(len(ORIGINAL)))]
 
-    def __call__(self, frames, active):
+    def __call__(self, frames, infos):
         vlm = self.actor.act(frames) if self.actor is not None else None
         out = []
-        for k, i in enumerate(active):
-            base = self.envs[i].unwrapped
-            decision = base.spec_game.scripted_decision(base.pyboy) if self.need_bot else None
-            scene = base.spec_game.scene(base.pyboy) if self.need_scene else None
+        for k, info in enumerate(infos):
             if vlm is not None:
                 played = vlm[k].parsed.buttons if vlm[k].parsed.buttons is not None else self._random()
             elif self.kind == "random" or self.rng.random() < self.epsilon:
                 played = self._random()
             else:
-                played = decision[0]
-            out.append((list(played), (scene, decision)))
+                played = info["scripted"][0]
+            out.append((list(played), None))
         return out
 
 
-def rollout_frames(cfg: Any, teacher: str, actor=None) -> Iterator[tuple[np.ndarray, Any, Any, dict]]:
+def rollout_frames(cfg: Config, actor=None) -> Iterator[tuple[np.ndarray, Any, Any, dict]]:
     """(frame, scene, scripted decision, meta) for every turn of annotation rollouts, episode by episode."""
     a = cfg.annotate
-    kind = "vlm" if actor is not None else str(a.policy)
-    envs = [make_env(cfg.env) for _ in range(4)]
+    kind = "vlm" if actor is not None else a.policy
+    envs = [make_env(cfg.env, ram_info=True) for _ in range(4)]
     spec = envs[0].unwrapped.spec_game
-    has_scene = type(spec).scene is not GameSpec.scene
-    has_bot = type(spec).scripted_decision is not GameSpec.scripted_decision
-    need_bot = teacher == "ram" or kind == "scripted"
-    if (teacher == "ram" and not has_scene) or (need_bot and not has_bot):
+    need_bot = a.teacher == "ram" or kind == "scripted"
+    if (a.teacher == "ram" and not spec.has_scene) or (need_bot and not spec.has_scripted_player):
         raise ValueError(
             f"{spec.display_name} has no RAM scene description or scripted player, which annotate.teacher=ram "
             "and annotate.policy=scripted need; use annotate.teacher=openai with annotate.policy=random or a "
             "saved policy, or annotate.videos"
         )
-    # the scene is kept whenever the game describes one: it gives every frame its RAM facts
-    policy = _RolloutPolicy(envs, kind, float(a.epsilon), np.random.default_rng(int(cfg.seed)), actor,
-                            has_scene, need_bot)
+    policy = _RolloutPolicy(kind, a.epsilon, np.random.default_rng(cfg.seed), actor)
     episode = 0
     try:
         while True:
             jobs = _jobs(cfg, len(envs), episode)
-            for ep in run_episodes(envs, policy, jobs, max_turns=int(a.max_turns), keep_turns=True):
-                for t, turn in enumerate(ep.turns):
-                    scene, decision = turn.extra
+            for ep in run_episodes(envs, policy, jobs, max_turns=a.max_turns):
+                for t, step in enumerate(ep.steps):
                     meta = {"game": spec.name, "level": ep.job.level, "episode": episode, "turn": t, "source": kind}
-                    yield turn.frame, scene, decision, meta
+                    yield step.frame, step.scene, step.scripted, meta
                 episode += 1
     finally:
         for e in envs:
@@ -127,32 +114,22 @@ def video_frames(paths: list[str], per_video: int) -> Iterator[tuple[np.ndarray,
                 yield np.asarray(img), None, None, {"episode": v, "turn": i, "source": f"video:{Path(path).name}"}
 
 
-def annotate(cfg: Any, actor=None) -> Path:
-    """Write the annotated dataset to OUT/data (skipped if complete there and resume is on)."""
+def annotate(cfg: Config, actor=None) -> Path:
+    """Write the annotated dataset to RUN/data (skipped if complete there and resume is on)."""
     a = cfg.annotate
-    out = data_dir(cfg)
-    if is_complete(out) and cfg.resume:
+    run = RunDir(cfg.out_dir)
+    out = run.data
+    if cfg.resume and run.done("annotate"):
         log.info("annotate: %s is complete, skipping", out)
         return out
-    if a.teacher not in ("ram", "openai", "model"):
-        raise ValueError(f"invalid annotate.teacher={a.teacher!r}: expected ram, openai or model")
-    if actor is None and str(a.policy) not in POLICIES:
-        if not Path(str(a.policy)).is_dir():
-            raise ValueError(f"invalid annotate.policy={a.policy!r}: expected scripted, random or a saved policy dir")
-        from .policy_io import load_model, pick_device
+    if actor is None and a.policy not in ("scripted", "random"):
+        model, processor, _ = load_model(cfg.model, pick_device(cfg.device), checkpoint=a.policy)
+        actor = make_actor(model, processor, cfg.env.game, cfg.model, cfg.rl)
 
-        model, processor, _ = load_model(cfg.model, pick_device(str(cfg.device)), checkpoint=str(a.policy))
-        actor = make_actor(model, processor, str(cfg.env.game), cfg.model, cfg.rl)
-    if a.videos and a.teacher == "ram":
-        raise ValueError("annotate.videos have no RAM to annotate from: set annotate.teacher=openai or model")
-    if not 0 <= float(a.heldout) < 1:
-        raise ValueError(f"invalid annotate.heldout={a.heldout}: expected a fraction in [0, 1)")
-
-    sources = video_frames(list(a.videos), int(a.video_frames)) if a.videos else rollout_frames(
-        cfg, str(a.teacher), actor=actor)
-    every = round(1 / float(a.heldout)) if float(a.heldout) > 0 else 0
+    sources = video_frames(list(a.videos), int(a.video_frames)) if a.videos else rollout_frames(cfg, actor=actor)
+    every = round(1 / a.heldout) if a.heldout > 0 else 0
     writer = DatasetWriter(out)
-    n, skipped = int(a.frames), 0
+    n, skipped = a.frames, 0
     bar = tqdm(total=n, desc="annotate", unit="frame")
     if a.teacher == "ram":
         teacher = RamTeacher()
@@ -189,22 +166,18 @@ def annotate(cfg: Any, actor=None) -> Path:
     return out
 
 
-def _teacher_replies(cfg: Any, frames: list[np.ndarray]) -> Iterator[tuple[str, Any]]:
+def _teacher_replies(cfg: Config, frames: list[np.ndarray]) -> Iterator[tuple[str, Any]]:
     """(raw text, parse) per frame from the openai endpoint or a local VLM (greedy)."""
-    a, game = cfg.annotate, str(cfg.env.game)
+    a, game = cfg.annotate, cfg.env.game
     if a.teacher == "openai":
-        if not a.openai.model:
-            raise ValueError("annotate.teacher=openai needs annotate.openai.model (the endpoint's model name)")
-        teacher = OpenAITeacher(str(a.openai.base_url), str(a.openai.model), str(a.openai.api_key_env),
-                                upscale=int(a.openai.upscale))
+        teacher = OpenAITeacher(a.openai.base_url, a.openai.model, a.openai.api_key_env, upscale=a.openai.upscale)
         with ThreadPoolExecutor(max_workers=4) as pool:
             yield from pool.map(lambda f: teacher.annotate_frame(f, game), frames)
         return
-    from .models import load_policy
-    from .policy_io import pick_device
+    from ..models import load_policy
 
-    model, processor = load_policy(str(a.teacher_model), lora=False, dtype="auto", device=pick_device(str(cfg.device)))
-    actor = make_actor(model, processor, game, cfg.model, max_new_tokens=int(a.teacher_max_new_tokens))
+    model, processor = load_policy(a.teacher_model, lora=False, dtype="auto", device=pick_device(cfg.device))
+    actor = make_actor(model, processor, game, cfg.model, max_new_tokens=a.teacher_max_new_tokens)
     for i in range(0, len(frames), 8):
         for turn in actor.act(frames[i : i + 8], greedy=True):
             yield turn.text, turn.parsed
@@ -212,13 +185,3 @@ def _teacher_replies(cfg: Any, frames: list[np.ndarray]) -> Iterator[tuple[str, 
 
 def _fields(ann: Annotation) -> dict:
     return {"perception": ann.perception, "reasoning": ann.reasoning, "buttons": list(ann.buttons)}
-
-
-def main() -> None:
-    from .cli import hydra_main
-
-    hydra_main(lambda cfg: annotate(cfg), stages=("annotate",))
-
-
-if __name__ == "__main__":
-    main()

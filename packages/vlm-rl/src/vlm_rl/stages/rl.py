@@ -1,0 +1,240 @@
+"""Stage 3: RL with turn-level advantages (PPO + CNN critic + positive filtering by default).
+
+One step reads top to bottom: sample levels from the auto-curriculum and play
+`rl.trajectories` episodes (`rollout`), compute the registered advantage
+estimator over every process's turns (`advantages`), update the critic and,
+after `rl.critic.warmup_steps`, the actor (`vlm_rl.update`), log, checkpoint.
+
+    python -m vlm_rl.train stages=[rl] algo=grpo_outcome
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..algos import Entry, drop_last_turns, get_advantage_entry, get_loss_entry
+from ..checkpoint import find_checkpoint, restore, save_checkpoint
+from ..config import AlgoCfg, Config
+from ..curriculum import AutoCurriculum
+from ..dist import Dist
+from ..envs import make_env
+from ..metrics import MetricLogger
+from ..models.critic import CNNCritic
+from ..models.policy import load_model, make_actor, pick_device, save_policy
+from ..report.curves import CurveWriter
+from ..rollout import ActorPolicy, RolloutBatch, episode_stats, evaluate_actor, flatten, make_jobs, run_episodes
+from ..runs import RunDir
+from ..update import ActorUpdate, CriticUpdate
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, init_policy: str | Path | None):
+        self.cfg, self.r, self.algo = cfg, cfg.rl, cfg.algo
+        self.run_dir = RunDir(cfg.out_dir)
+        self.dist = Dist(cpu=pick_device(cfg.device) == "cpu")
+        self.device = pick_device(cfg.device)
+        if self.device == "cuda" and self.dist.world > 1:
+            self.device = f"cuda:{self.dist.state.local_process_index}"
+        self.out = self.run_dir.rl
+        seed = cfg.seed + 1000 * self.dist.rank
+        torch.manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.step, self.samples = 0, 0
+
+        ckpt = find_checkpoint(self.run_dir.ckpt("rl")) if cfg.resume else None
+        start = ckpt[0] / "policy" if ckpt else init_policy
+        self.model, self.processor, self.base = load_model(cfg.model, self.device, checkpoint=start)
+        self.actor = make_actor(self.model, self.processor, cfg.env.game, cfg.model, self.r)
+        self.advantage = get_advantage_entry(self.algo.advantage)
+        self.actor_update = ActorUpdate(self.actor, self.r, self.algo, get_loss_entry(self.algo.loss), self.dist)
+        self.critic = self.critic_update = None
+        if self.algo.critic:
+            self.critic = CNNCritic(value_scale=self.r.critic.value_scale).to(self.device)
+            self.critic_update = CriticUpdate.from_config(self.critic, self.r.critic)
+            if self.dist.world > 1:  # same initial critic everywhere
+                state = self.dist.gather({k: v.cpu() for k, v in self.critic.state_dict().items()})[0]
+                self.critic.load_state_dict(state)
+        self.curriculum = AutoCurriculum(list(cfg.env.levels), mode=self.r.curriculum)
+        if ckpt:
+            self._resume(ckpt)
+        self.envs = [make_env(cfg.env, ram_info=True) for _ in range(self.r.envs)]
+        self.logger = MetricLogger(self.out, enabled=self.dist.is_main)
+        self.curve = CurveWriter(self.run_dir.curve, self.algo.name, cfg.seed) if self.dist.is_main else None
+
+    # ---- checkpoints -----------------------------------------------------------------------------
+    def _optimizers(self) -> dict:
+        opts = {"actor": self.actor_update.optimizer}
+        if self.critic_update is not None:
+            opts["critic"] = self.critic_update.optimizer
+        return opts
+
+    def _resume(self, ckpt) -> None:
+        self.step, extra = restore(ckpt, self._optimizers(), self.rng, self.critic)
+        self.curriculum.load_state_dict(extra["curriculum"])
+        self.samples = int(extra["samples"])
+        if self.dist.rank:  # the checkpoint holds rank 0's generators: the others draw their own streams again
+            self.rng = np.random.default_rng([self.cfg.seed, self.dist.rank, self.step])
+            torch.manual_seed(int(self.rng.integers(2**31)))
+        log.info("rl: resumed from %s at step %d", ckpt[0], self.step)
+
+    def _checkpoint(self) -> None:
+        if self.dist.is_main:
+            save_checkpoint(
+                self.run_dir.ckpt("rl"), self.step,
+                save_policy_fn=lambda p: save_policy(self.model, self.processor, p, self.base),
+                optimizers=self._optimizers(), critic=self.critic, np_rng=self.rng,
+                extra={"curriculum": self.curriculum.state_dict(), "samples": self.samples},
+            )
+        self.dist.barrier()
+
+    # ---- one step ----------------------------------------------------------------------------------
+    def _start_state(self, level: str, seed: int) -> bytes:
+        env = self.envs[0]
+        env.reset(seed=seed, options={"level": level})
+        return env.unwrapped.clone_state()
+
+    def rollout(self):
+        g = self.algo.group_size
+        n_groups = self.r.trajectories // g
+        levels = self.curriculum.sample(n_groups, self.rng)
+        seeds = [int(s) for s in self.rng.integers(0, 2**31 - 1, size=n_groups)]
+        # group ids unique across processes, so per-group statistics never mix processes
+        jobs = make_jobs(levels, seeds, g, self._start_state, first_group=self.dist.rank * n_groups)
+        episodes = run_episodes(self.envs, ActorPolicy(self.actor), jobs, max_turns=self.r.max_turns,
+                                format_penalty=self.r.format_penalty)
+        return episodes, flatten(episodes)
+
+    def values(self, batch: RolloutBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Critic values of every step's frame and of the frame after it (zeros without a critic)."""
+        if self.critic is None:
+            zeros = torch.zeros(len(batch))
+            return zeros, zeros
+        values = self.critic.predict(batch.frames).cpu()
+        if "next_values" not in self.advantage.inputs:
+            return values, values
+        return values, batch.next_values(values, self.critic.predict(batch.final_frames).cpu())
+
+    def train_step(self) -> dict[str, float]:
+        t0 = time.perf_counter()
+        episodes, batch = self.rollout()
+        t1 = time.perf_counter()
+        values, next_values = self.values(batch)
+        if self.r.drop_last_turns:  # before the estimator: the dropped turns leave every statistic
+            kept = drop_last_turns(batch.traj_id, self.r.drop_last_turns)
+            batch, values, next_values = batch.select(kept), values[kept], next_values[kept]
+        adv, returns, keep = advantages(self.advantage, self.algo, self.dist, batch, values, next_values)
+        metrics = {f"rollout/{k}": v for k, v in episode_stats(episodes, batch).items()}
+        if self.critic_update is not None:
+            n_steps = self.dist.agree_max(-(-len(returns) // self.critic_update.minibatch_size))
+            crit = self.critic_update.update(batch.frames, returns, sync_grads=self.dist.sync_grads, min_steps=n_steps)
+            metrics.update({f"critic/{k}": v for k, v in crit.items()})
+        warm = self.critic is not None and self.step < self.r.critic.warmup_steps
+        n_keep = self.dist.sum(int(keep.sum()))
+        if not warm and n_keep > 0:
+            metrics.update({f"actor/{k}": v for k, v in self.actor_update.update(batch, adv, keep).items()})
+        t2 = time.perf_counter()
+        # the curriculum counts the turns each trajectory kept, from every process, identically everywhere
+        lengths = torch.bincount(batch.traj_id, minlength=len(episodes)).tolist()
+        lv_len = sum(self.dist.gather([(ep.job.level, n) for ep, n in zip(episodes, lengths, strict=True)]), [])
+        self.curriculum.update([lv for lv, _ in lv_len], [n for _, n in lv_len])
+        self.samples += int(self.dist.sum(len(batch.rewards)))
+        self.step += 1
+        metrics.update({
+            "adv/mean_kept": float(adv[keep].mean()) if keep.any() else 0.0,
+            "adv/kept_fraction": float(keep.float().mean()) if len(keep) else 0.0,
+            "adv/return_mean": float(returns.mean()) if len(returns) else 0.0,
+            "actor/updated": float(not warm and n_keep > 0),
+            "time/rollout_s": t1 - t0, "time/update_s": t2 - t1,
+            "time/turns_per_s": len(batch.rewards) / max(t1 - t0, 1e-9),
+            "samples": float(self.samples),
+            **{f"curriculum/{lv}": w for lv, w in self.curriculum.weights.items()},
+        })
+        return metrics
+
+    def evaluate_curve(self) -> None:
+        e = self.cfg.eval
+        with torch.random.fork_rng(devices=[]):  # the same sampling stream at every evaluation, training's untouched
+            torch.manual_seed(e.seed)
+            per_level = evaluate_actor(self.actor, self.envs, list(e.levels), self.r.eval_episodes, seed=e.seed,
+                                       max_turns=e.max_turns, keep_steps=False)
+        if self.curve is not None:
+            self.curve.write(self.samples, {lv: [ep.progress for ep in eps] for lv, eps in per_level.items()})
+
+    def run(self) -> Path:
+        steps, every = self.r.steps, self.r.eval_every
+        if every and self.step == 0:
+            self.evaluate_curve()
+        bar = tqdm(total=steps, initial=self.step, desc="rl", unit="step", disable=not self.dist.is_main)
+        while self.step < steps:
+            metrics = self.train_step()
+            self.logger.log(self.step, metrics)
+            bar.update(1)
+            bar.set_postfix(progress=f"{metrics.get('rollout/progress_mean', 0):.0f}",
+                            strict=f"{metrics.get('rollout/format_strict', 0):.2f}")
+            if every and (self.step % every == 0 or self.step == steps):
+                self.evaluate_curve()
+            if self.step % self.r.checkpoint_every == 0 or self.step == steps:
+                self._checkpoint()
+        bar.close()
+        final = self.run_dir.rl_policy
+        if self.dist.is_main:
+            save_policy(self.model, self.processor, final, self.base, {"steps": self.step, "samples": self.samples})
+            self.run_dir.mark_rl_done(self.step, self.samples)
+        self.dist.barrier()
+        # every process must print the same digest: the replicas stayed in sync
+        log.info("rl: process %d/%d parameter digest %s", self.dist.rank, self.dist.world,
+                 digest(self.actor_update.params))
+        self.logger.close()
+        for env in self.envs:
+            env.close()
+        return final
+
+
+def advantages(entry: Entry, algo: AlgoCfg, dist: Dist, batch: RolloutBatch, values: torch.Tensor,
+               next_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The estimator over every process's turns (its statistics are batch-wide), sliced back to this
+    process's: (advantages, returns, keep), each [T] for this process's T turns."""
+    extra = {"terminated": batch.terminated, "truncated": batch.truncated, "next_values": next_values}
+    names = entry.inputs
+    parts = dist.gather((batch.rewards, batch.traj_id, batch.group_id, values, [extra[n] for n in names]))
+    offsets = [0, *itertools.accumulate(len(p[0]) for p in parts)]
+    traj_all, n_traj = [], 0
+    for p in parts:  # trajectory ids made unique across processes
+        traj_all.append(p[1] + n_traj)
+        n_traj += int(p[1].max()) + 1 if len(p[1]) else 0
+    inputs = {n: torch.cat([p[4][k] for p in parts]) for k, n in enumerate(names)}
+    out = entry.fn(
+        torch.cat([p[0] for p in parts]).double(), torch.cat(traj_all), torch.cat([p[2] for p in parts]),
+        torch.cat([p[3] for p in parts]).double(), algo.gamma,
+        **{n: (x.double() if x.is_floating_point() else x) for n, x in inputs.items()},
+        **entry.kwargs(algo),
+    )
+    lo, hi = offsets[dist.rank], offsets[dist.rank] + len(batch.rewards)
+    return out.advantages[lo:hi].float(), out.returns[lo:hi].float(), out.keep[lo:hi]
+
+
+def digest(params) -> str:
+    """A short hash of the trained weights."""
+    h = hashlib.sha256()
+    for p in params:
+        h.update(p.detach().cpu().float().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def rl(cfg: Config) -> Path:
+    """Run RL from the policy `rl.init` names; returns the final policy dir (skipped if done and resuming)."""
+    run = RunDir(cfg.out_dir)
+    if cfg.resume and run.done("rl"):
+        log.info("rl: %s is complete, skipping", run.rl_policy)
+        return run.rl_policy
+    return Trainer(cfg, run.rl_start(cfg.rl.init)).run()

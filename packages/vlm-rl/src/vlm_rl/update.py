@@ -1,0 +1,170 @@
+"""Every optimiser loop over one RL batch: the actor's (the registered policy loss, token-mean over
+response tokens, in minibatches) and the critic's (SmoothL1 on RTG / value_scale), side by side.
+
+Data-parallel runs: each process holds its own turns; the processes agree on a common number of
+optimiser steps (padding with empty ones) and sum or average their gradients before each step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .algos import Entry, value_loss
+from .config import AlgoCfg, CriticCfg, RLCfg
+from .dist import Dist
+from .models.actor import VLMActor
+from .models.critic import CNNCritic
+from .rollout import RolloutBatch
+
+
+class ActorUpdate:
+    """The actor's optimiser (AdamW over its trainable parameters) and its loop over a batch."""
+
+    def __init__(self, actor: VLMActor, rl: RLCfg, algo: AlgoCfg, loss: Entry, dist: Dist):
+        self.actor, self.rl, self.algo, self.loss, self.dist = actor, rl, algo, loss, dist
+        self.params = [p for p in actor.model.parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError("the policy has no trainable parameters: set model.lora=true or model.full_finetune=true")
+        self.optimizer = torch.optim.AdamW(self.params, lr=rl.lr, weight_decay=rl.weight_decay)
+
+    def update(self, batch: RolloutBatch, adv: Tensor, keep: Tensor) -> dict[str, float]:
+        """`rl.epochs` shuffled passes over the kept turns in minibatches of `rl.minibatch_size` turns, each
+        split into micro-batches for gradient accumulation; every token of a minibatch weighs the same."""
+        idx = torch.nonzero(keep).flatten()
+        idx = idx[torch.randperm(len(idx))]
+        mb, micro = self.rl.minibatch_size, self.rl.micro_batch_size
+        n_mb = self.dist.agree_max(-(-len(idx) // mb))
+        options = self.loss.kwargs(self.algo)
+        metrics: list[dict] = []
+        self.actor.model.train()
+        for _ in range(self.rl.epochs):
+            for m in range(n_mb):
+                chunk = idx[m * mb : (m + 1) * mb]
+                tokens = sum(len(batch.turns[i].response_ids) for i in chunk.tolist())
+                total_tokens = self.dist.sum(tokens)
+                self.optimizer.zero_grad(set_to_none=False)
+                for p in self.params:
+                    if p.grad is None:
+                        p.grad = torch.zeros_like(p)
+                for k in range(0, len(chunk), micro):
+                    ids = chunk[k : k + micro].tolist()
+                    b = self.actor.collate([batch.turns[i] for i in ids])
+                    lp = self.actor.logprobs(b)
+                    mask = b.response_mask.to(lp.device)
+                    ref = {"ref_logprobs": self.actor.reference_logprobs(b).to(lp.device)} if self.algo.kl_coef > 0 else {}
+                    loss, info = self.loss.fn(lp, b.old_logprobs.to(lp.device), adv[ids].to(lp.device), mask,
+                                              num_tokens=total_tokens, **options, **ref)
+                    loss.backward()
+                    # the loss's metrics are sums over the global token count: back to this micro-batch's means
+                    n_tok = float(mask.sum())
+                    metrics.append({**{k: v * total_tokens / max(n_tok, 1.0) for k, v in info.items()},
+                                    "weight": n_tok})
+                self.dist.sync_grads(self.params, op="sum")  # each loss is already over the global token count
+                gn = torch.nn.utils.clip_grad_norm_(self.params, self.rl.max_grad_norm)
+                self.optimizer.step()
+                metrics.append({"grad_norm": float(gn), "weight": 0.0})
+        return weighted_mean(metrics)
+
+
+def weighted_mean(rows: list[dict]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    keys = {k for r in rows for k in r if k != "weight"}
+    for k in keys:
+        pairs = [(r[k], r["weight"] or 1.0) for r in rows if k in r]
+        out[k] = sum(v * w for v, w in pairs) / sum(w for _, w in pairs)
+    return out
+
+
+def explained_variance(pred: Tensor, target: Tensor) -> float:
+    """1 − Var[target − pred] / Var[target]; NaN if target has no variance (as SB3)."""
+    var_y = target.var(unbiased=False)
+    if var_y == 0:
+        return float("nan")
+    return float(1 - (target - pred).var(unbiased=False) / var_y)
+
+
+class CriticUpdate:
+    """One critic update per training step, as the paper does it.
+
+    ``update(frames, returns)``: target = discounted return-to-go (reward units),
+    loss SmoothL1(V/scale, RTG/scale), one shuffled pass over the batch in
+    minibatches of ``minibatch_size``, grad-norm clip ``max_grad_norm``,
+    Adam(lr, weight_decay). The optimizer persists across calls.
+    """
+
+    def __init__(
+        self,
+        critic: CNNCritic,
+        lr: float = 3e-4,
+        weight_decay: float = 0.0,
+        max_grad_norm: float = 1.0,
+        minibatch_size: int = 256,
+    ):
+        if minibatch_size < 1:
+            raise ValueError(f"minibatch_size must be >= 1, got {minibatch_size}")
+        self.critic = critic
+        self.max_grad_norm = max_grad_norm
+        self.minibatch_size = minibatch_size
+        self.optimizer = torch.optim.Adam(critic.parameters(), lr=lr, weight_decay=weight_decay)
+
+    @classmethod
+    def from_config(cls, critic: CNNCritic, c: CriticCfg) -> CriticUpdate:
+        return cls(critic, lr=c.lr, weight_decay=c.weight_decay, max_grad_norm=c.max_grad_norm,
+                   minibatch_size=c.minibatch_size)
+
+    def update(
+        self,
+        frames: Tensor | np.ndarray,
+        returns: Tensor,
+        generator: torch.Generator | None = None,
+        sync_grads: Callable[[list[nn.Parameter]], None] | None = None,
+        min_steps: int = 0,
+    ) -> dict[str, float]:
+        """One pass over frames[T, ...] with targets returns[T] → metrics.
+
+        Metrics: ``value_loss`` (mean over minibatches), ``explained_variance``
+        (of each minibatch's prediction just before its own step, over the batch:
+        no extra forward pass), ``grad_norm`` (mean, before clipping).
+
+        Data-parallel training: ``sync_grads(params)`` averages the gradients
+        across processes before each step, and ``min_steps`` pads this process
+        with empty steps so every process steps the same number of times.
+        """
+        c = self.critic
+        dev = c.head.weight.device
+        returns = torch.as_tensor(returns, dtype=torch.float32, device=dev)
+        n = returns.shape[0]
+        if len(frames) != n:
+            raise ValueError(f"frames ({len(frames)}) and returns ({n}) must have the same length")
+        order = torch.randperm(n, generator=generator).to(dev)
+        preds = torch.empty(n, device=dev)
+        losses, norms = [], []
+        c.train()
+        params = list(c.parameters())
+        n_steps = max(-(-n // self.minibatch_size), min_steps)
+        for step in range(n_steps):
+            idx = order[step * self.minibatch_size : (step + 1) * self.minibatch_size]
+            self.optimizer.zero_grad(set_to_none=False)
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+            if len(idx):
+                mb = frames[idx.cpu().numpy()] if isinstance(frames, np.ndarray) else frames[idx.to(frames.device)]
+                v = c(mb)
+                loss = value_loss(v, returns[idx], scale=c.value_scale)
+                loss.backward()
+                preds[idx] = v.detach()
+                losses.append(loss.item())
+            if sync_grads is not None:
+                sync_grads(params)
+            norms.append(float(nn.utils.clip_grad_norm_(params, self.max_grad_norm)))
+            self.optimizer.step()
+        return {
+            "value_loss": float(np.mean(losses)) if losses else float("nan"),
+            "explained_variance": explained_variance(preds, returns),
+            "grad_norm": float(np.mean(norms)) if norms else float("nan"),
+        }
