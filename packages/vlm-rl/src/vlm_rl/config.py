@@ -90,6 +90,9 @@ class OpenAICfg:
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"  # the key is read from this env var, never saved
     upscale: int = num(4, gt=0)
+    timeout: float = num(60.0, gt=0)  # seconds per request
+    retries: int = num(5, ge=0)  # further tries after a 429, a 5xx, a timeout or a dropped connection
+    backoff: float = num(2.0, ge=0)  # seconds before the first retry, doubled after each one
 
 
 @dataclass
