@@ -1,9 +1,10 @@
 """Env speed against raw PyBoy, and 2 async envs against 1, measured side by side in one run.
 
 The raw loop ticks the same frames with the same button presses as the env
-(hold n-2 frames, release, 2 more frames, render only the last), from the same
-saved state, so the ratio is the cost of everything the env adds: action
-lookup, RAM reads, reward, the observation copy, Gymnasium's wrappers.
+(`gb_gym.testing.raw_turn`: the turn protocol `gb_gym.actions.TURN`, hold,
+release for the last frames, render only the last), from the same saved
+state, so the ratio is the cost of everything the env adds: action lookup,
+RAM reads, reward, the observation copy, Gymnasium's wrappers.
 Rounds alternate between the two to spread machine noise over both.
 
     python benchmarks/env_speed.py [--turns 400] [--rounds 7]

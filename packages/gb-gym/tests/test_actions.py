@@ -1,6 +1,15 @@
 import pytest
 
-from gb_gym.actions import ENGINEERED, ORIGINAL, ButtonsSpace, make_action_space, parse_buttons
+from gb_gym.actions import (
+    ANSWER_NAMES,
+    ENGINEERED,
+    ORIGINAL,
+    TURN,
+    ButtonsSpace,
+    TurnProtocol,
+    make_action_space,
+    parse_buttons,
+)
 
 
 def test_original_is_noop_plus_every_one_or_two_buttons():
@@ -50,3 +59,13 @@ def test_buttons_space_samples_are_members():
 def test_unknown_action_kind():
     with pytest.raises(ValueError, match="original, engineered, buttons"):
         make_action_space("all")
+
+
+def test_turn_protocol_frames():
+    assert (TURN.frames, TURN.jump_frames, TURN.release) == (5, 15, 2)
+    assert [TURN.frames_for(b) for b in [(), ("b", "right"), ("a",), ("a", "left")]] == [5, 5, 15, 15]
+    assert TurnProtocol(4, 12, 1).frames_for(("a", "b")) == 12
+
+
+def test_answer_names_in_canonical_order():
+    assert ANSWER_NAMES == ("a", "b", "up", "down", "left", "right", "noop")

@@ -1,8 +1,9 @@
 """Our own cartridge, Hopland, driven through raw PyBoy (no env class).
 
 The helpers below are the host protocol (boot, pick a level and seed, START)
-and the env's turn protocol (press the turn's buttons, tick n - 2 frames,
-release, tick 2; n = 15 with "a", else 5), as described in docs/cartridge.md.
+and the env's turn protocol (`gb_gym.actions.TURN`: press the turn's buttons,
+tick n - 2 frames, release, tick 2; n = 15 with "a", else 5), as described in
+docs/cartridge.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from pyboy import PyBoy
 
+from gb_gym.actions import TURN
 from gb_gym.games import hopland_ram as ram
 from gb_gym.games.hopland_bot import bot_buttons, bot_decision
 from gb_gym.testing import raw_turn
@@ -280,7 +282,7 @@ def test_walking_and_running_speeds():
 
 def _jump_profile(pb: PyBoy, pre: list[str], pre_turns: int) -> tuple[int, int, int]:
     """Jump on flat ground after ``pre_turns`` turns of ``pre``, holding A+RIGHT
-    for 13 frames then RIGHT: (peak height px, frames in the air, take-off to landing px)."""
+    for a jump turn's 13 press frames then RIGHT: (peak height px, frames in the air, take-off to landing px)."""
     mem = pb.memory
     for _ in range(pre_turns):
         play_turn(pb, pre)
@@ -289,7 +291,7 @@ def _jump_profile(pb: PyBoy, pre: list[str], pre_turns: int) -> tuple[int, int, 
     pb.button_press("a")
     pb.button_press("right")
     for i in range(80):
-        if i == 13:
+        if i == TURN.jump_frames - TURN.release:
             pb.button_release("a")
         x_before = ram.x_progress(mem)
         pb.tick(1, False)
@@ -481,11 +483,11 @@ def test_ram_describes_the_frame_on_screen():
     checked = 0
     for _ in range(40):
         buttons = bot_buttons(mem)
-        n = 15 if "a" in buttons else 5
+        n = TURN.frames_for(buttons)
         for b in buttons:
             pb.button_press(b)
         for i in range(n):
-            if i == n - 2:
+            if i == n - TURN.release:
                 for b in buttons:
                     pb.button_release(b)
             pb.tick(1, True)

@@ -208,10 +208,44 @@ def test_render_modes(monkeypatch):
     obs, _ = e.reset(seed=0)
     frame = e.render()
     assert np.array_equal(frame, obs) and frame is not obs
+    after, *_ = e.step(0)
     e.close()
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # PyBoy's SDL2 window, without a screen
     e = gym.make(ENV_ID, render_mode="human")
-    e.reset(seed=0)
-    obs, *_ = e.step(0)
-    assert obs.shape == (144, 160, 3) and e.render() is None
+    obs, _ = e.reset(seed=0)
+    obs2, r, _, _, info = e.step(0)
+    # the window renders every frame but emulates the same ones: same observations, same 1 + 5 frames
+    assert np.array_equal(obs, frame) and np.array_equal(obs2, after)
+    assert info["frames"] == 6 and info["x_progress"] > 0 and e.render() is None
+    e.close()
+
+
+def test_ram_info_carries_the_scene_and_scripted_decision_of_the_returned_frame():
+    e = gym.make(ENV_ID, actions="engineered", ram_info=True)
+    spec = e.unwrapped.spec_game
+    assert spec.has_scene and spec.has_scripted_player
+    _, info = e.reset(seed=2)
+    for step in range(3):
+        pb = e.unwrapped.pyboy
+        assert info["scene"] == spec.scene(pb), step
+        assert info["scripted"] == spec.scripted_decision(pb), step
+        assert info["scene"].x_progress == info["x_progress"] and info["scene"].lives == 3
+        assert info["scripted"][0] == ("b", "right")  # clear ground at the start: run
+        _, _, _, _, info = e.step(5)  # RIGHT+B
+    e.close()
+    e = gym.make(ENV_ID, actions="engineered")
+    _, info = e.reset(seed=2)
+    assert "scene" not in info and "scripted" not in info
+    assert "scene" not in e.step(0)[4]
+    e.close()
+
+
+def test_default_turn_protocol_is_gb_gym_turn():
+    from gb_gym.actions import TURN
+
+    e = gym.make(ENV_ID)
+    assert e.unwrapped.turn == TURN and e.unwrapped.frame_skip == (5, 15) and e.unwrapped.release_frames == 2
+    e.close()
+    e = gym.make(ENV_ID, frame_skip=(4, 12), release_frames=1)
+    assert (e.unwrapped.turn.frames_for(("a",)), e.unwrapped.turn.frames_for(("b",)), e.unwrapped.turn.release) == (12, 4, 1)
     e.close()

@@ -2,6 +2,7 @@
 
 from gb_gym import get_spec
 from gb_gym.games import kirby, mario
+from gb_gym.spec import GameState
 from gb_gym.testing import FakeGameBoy
 
 
@@ -35,3 +36,19 @@ def test_kirby_progress_lives_health():
     assert st.lives == 4 and not st.dying
     gb.memory[kirby.HEALTH] = 0
     assert get_spec("kirby").read(gb).dying
+
+
+def _state(level, complete=False, game_over=False):
+    return GameState(x_progress=0, level=level, lives=2, dying=False, game_over=game_over, level_complete=complete)
+
+
+def test_level_complete_rule_is_the_games_own():
+    mario, hopland, kirby = get_spec("mario"), get_spec("hopland"), get_spec("kirby")
+    # Mario has no flag: its world/level byte moving on ends the level, unless into game over
+    assert mario.level_complete(_state("1-1"), _state("1-2")) is True
+    assert mario.level_complete(_state("1-1"), _state("1-1")) is False
+    assert mario.level_complete(_state("1-1"), _state("1-2", game_over=True)) is False
+    # games with a flag: only the flag counts
+    assert hopland.level_complete(_state("1"), _state("2")) is False
+    assert hopland.level_complete(_state("1"), _state("1", complete=True)) is True
+    assert kirby.level_complete(_state("1"), _state("1", complete=True)) is True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from .actions import BUTTONS, ENGINEERED, ORIGINAL, ButtonsSpace, parse_buttons
+from .actions import ANSWER_NAMES, BUTTONS, ENGINEERED, ORIGINAL, TURN, ButtonsSpace, TurnProtocol, parse_buttons
 from .env import GameBoyEnv
 from .games import GAMES, get_spec
 from .roms import RomError, RomNotFoundError
@@ -32,6 +32,7 @@ def _register_all() -> None:
 _register_all()
 
 __all__ = [
+    "ANSWER_NAMES",
     "BUTTONS",
     "ENGINEERED",
     "GAMES",
@@ -45,6 +46,8 @@ __all__ = [
     "RomInfo",
     "RomNotFoundError",
     "Scene",
+    "TURN",
+    "TurnProtocol",
     "get_spec",
     "parse_buttons",
 ]

@@ -1,13 +1,15 @@
-"""Action sets: which Game Boy buttons each discrete action holds.
+"""The button grammar and the turn protocol: the one home of both.
 
-`original` is noop plus every set of one or two of the six buttons (22 actions),
-`engineered` is the paper's hand-picked 8, and `buttons` takes button names
-directly, for agents that answer in text.
+Action sets: `original` is noop plus every set of one or two of the six buttons
+(22 actions), `engineered` is the paper's hand-picked 8, and `buttons` takes
+button names directly, for agents that answer in text. `TURN` is how long one
+step holds and releases its buttons.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
@@ -17,8 +19,25 @@ from gymnasium import spaces
 BUTTONS: tuple[str, ...] = ("a", "b", "up", "down", "left", "right")
 NOOP = "noop"
 MAX_BUTTONS = 2
+ANSWER_NAMES: tuple[str, ...] = BUTTONS + (NOOP,)  # what a text answer may name, in canonical order
 
 Buttons = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TurnProtocol:
+    """One env step: hold the buttons for `frames` (`jump_frames` with `a`: a jump needs the longer
+    hold to reach full height), the last `release` of them released so the next press is a new one."""
+
+    frames: int = 5
+    jump_frames: int = 15
+    release: int = 2
+
+    def frames_for(self, buttons: Iterable[str]) -> int:
+        return self.jump_frames if "a" in buttons else self.frames
+
+
+TURN = TurnProtocol()
 
 ORIGINAL: tuple[Buttons, ...] = ((),) + tuple(
     combo for k in (1, 2) for combo in combinations(BUTTONS, k)
@@ -51,14 +70,14 @@ def parse_buttons(action: Any) -> Buttons:
     if not isinstance(action, Iterable):
         raise ValueError(
             f"invalid buttons action {action!r}: expected a list of up to {MAX_BUTTONS} names "
-            f"from {', '.join(BUTTONS + (NOOP,))}"
+            f"from {', '.join(ANSWER_NAMES)}"
         )
     names = [a.strip().lower() if isinstance(a, str) else a for a in action]
     unknown = [n for n in names if n not in BUTTONS and n != NOOP]
     if unknown:
         raise ValueError(
             f"invalid button name(s) {unknown!r} in {list(action)!r}: allowed are "
-            f"{', '.join(BUTTONS + (NOOP,))}"
+            f"{', '.join(ANSWER_NAMES)}"
         )
     pressed = {n for n in names if n != NOOP}
     if NOOP in names and pressed:

@@ -13,8 +13,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .actions import ACTION_KINDS, Buttons, make_action_space, parse_buttons
+from .actions import ACTION_KINDS, TURN, Buttons, TurnProtocol, make_action_space, parse_buttons
 from .games import get_spec
+from .outcome import turn_outcome
 from .roms import find_rom
 from .spec import GameSpec, GameState, Scene
 
@@ -24,7 +25,14 @@ TERMINATE_ON = ("life", "game_over")
 SCREEN_SHAPE = (144, 160)
 
 
-class StepInfo(TypedDict):
+class RamInfo(TypedDict, total=False):
+    """Only with `ram_info=True`; both about the frame returned as the observation."""
+
+    scene: Scene | None  # the game's RAM description of the screen (None where the game gives none)
+    scripted: tuple[Buttons, str] | None  # the game's scripted player's (buttons, reason)
+
+
+class StepInfo(RamInfo):
     x_progress: int
     max_x: int
     level: str
@@ -35,13 +43,6 @@ class StepInfo(TypedDict):
     frames: int  # frames emulated since reset
     turn_frames: int  # frames emulated by this step
     buttons: Buttons
-
-
-class RamInfo(StepInfo, total=False):
-    """Added with `ram_info=True`, about the returned frame."""
-
-    scene: Scene | None  # the game's RAM description of the screen (None where the game gives none)
-    scripted: tuple[Buttons, str] | None  # the game's scripted player's (buttons, reason)
 
 
 class _Session:
@@ -94,9 +95,9 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
     LEFT, LEFT+A, RIGHT+B, LEFT+B, A. `"buttons"`: a list of up to two button names
     (from a, b, up, down, left, right, noop), for agents that answer in text.
 
-    Each step is one turn: the buttons are held for `frame_skip[1]` frames (15) if
-    they include `a`, else `frame_skip[0]` (5), and released for the last
-    `release_frames` (2) frames so the next turn's press registers.
+    Each step is one turn (`gb_gym.actions.TURN`): the buttons are held for
+    `frame_skip[1]` frames (15) if they include `a`, else `frame_skip[0]` (5), and
+    released for the last `release_frames` (2) frames so the next turn's press registers.
 
     ## Observation Space
     The last frame of the turn: `Box(0, 255, (144, 160, 3), uint8)` RGB, or
@@ -105,8 +106,9 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
     ## Rewards
     `reward_scale` × the change of the game's x-progress over the turn, or divided
     by the frames of the turn with `reward_per="frame"` (a 15-frame jump turn
-    otherwise earns about 3× a 5-frame turn). The turn the player dies pays
-    `-death_penalty` (0, as in the paper) and no progress.
+    otherwise earns about 3× a 5-frame turn). A death pays `-death_penalty` (0, as in
+    the paper) once, on its first turn; its turns and the respawn turn after them pay
+    no progress (`gb_gym.outcome.turn_outcome`).
 
     ## Starting State
     The first playable frame of `level` (the game's own level names), with the
@@ -138,8 +140,8 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         level: str | int | None = None,
         actions: str = "engineered",
         obs_type: str = "rgb",
-        frame_skip: int | tuple[int, int] = (5, 15),
-        release_frames: int = 2,
+        frame_skip: int | tuple[int, int] = (TURN.frames, TURN.jump_frames),
+        release_frames: int = TURN.release,
         reward_scale: float = 1.0,
         reward_per: str = "turn",
         death_penalty: float = 0.0,
@@ -169,6 +171,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
                 f"invalid release_frames={release_frames}: must be >= 0 and below the shortest turn ({min(skip)} frames)"
             )
         self.frame_skip, self.release_frames = (int(skip[0]), int(skip[1])), int(release_frames)
+        self.turn = TurnProtocol(self.frame_skip[0], self.frame_skip[1], self.release_frames)
         self.actions, self.obs_type, self.reward_per, self.terminate_on = actions, obs_type, reward_per, terminate_on
         self.reward_scale, self.death_penalty = float(reward_scale), float(death_penalty)
         self.render_mode = render_mode
@@ -183,8 +186,8 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         self._session = _Session(self.rom_path, "SDL2" if render_mode == "human" else "null", sound)
         self._pyboy: Any = None
         self._state: GameState | None = None
-        self._prev_x = self._max_x = self._frames = 0
-        self._prev_lives = 0
+        self._x_base = self._max_x = self._frames = 0
+        self._in_death = False
         self._needs_reset = True
 
     # --- Gymnasium API -------------------------------------------------------------------------
@@ -207,8 +210,8 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
             self._pyboy.tick(1, True)  # render the first playable frame
             self._frames = 1
         self._state = self.spec_game.read(self._pyboy)
-        self._prev_x = self._max_x = self._state.x_progress
-        self._prev_lives = self._state.lives
+        self._x_base = self._max_x = self._state.x_progress
+        self._in_death = self._state.dying
         self._needs_reset = False
         if self.render_mode == "human":
             self.render()
@@ -218,7 +221,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         if self._needs_reset:
             raise RuntimeError("call reset() before step(): the episode has ended or never started")
         buttons = self._buttons(action)
-        n = self.frame_skip[1] if "a" in buttons else self.frame_skip[0]
+        n = self.turn.frames_for(buttons)
         pb, render_all = self._pyboy, self.render_mode == "human"
         for b in buttons:
             pb.button_press(b)
@@ -234,23 +237,19 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         self._frames += n
 
         prev, st = self._state, self.spec_game.read(pb)
-        if st.level != prev.level and not st.level_complete and not st.game_over:
-            # games without a level-complete flag move their level number on instead
-            st = dataclasses.replace(st, level_complete=True)
+        complete = self.spec_game.level_complete(prev, st)
+        if complete != st.level_complete:
+            st = dataclasses.replace(st, level_complete=complete)
         self._state = st
-        lost_life = st.lives < self._prev_lives or (st.dying and not prev.dying)
-        if lost_life or st.dying:
-            reward = -self.death_penalty if lost_life else 0.0
-            self._prev_x = st.x_progress  # the respawn moves x back: no reward for that
-        else:
-            dx = st.x_progress - self._prev_x
-            reward = self.reward_scale * (dx / n if self.reward_per == "frame" else dx)
-            self._prev_x = st.x_progress
+        out = turn_outcome(
+            prev, st, x_base=self._x_base, in_death=self._in_death, frames=n, reward_scale=self.reward_scale,
+            reward_per=self.reward_per, death_penalty=self.death_penalty, terminate_on=self.terminate_on,
+        )
+        self._x_base, self._in_death = out.x_base, out.in_death
+        if out.paid_progress:
             self._max_x = max(self._max_x, st.x_progress)
-        self._prev_lives = st.lives
-        terminated = st.level_complete or st.game_over or (self.terminate_on == "life" and lost_life)
-        self._needs_reset = terminated
-        return self._obs(), float(reward), bool(terminated), False, self._info(buttons, n)
+        self._needs_reset = out.terminated
+        return self._obs(), out.reward, out.terminated, False, self._info(buttons, n)
 
     def render(self):
         if self.render_mode == "rgb_array":
@@ -275,9 +274,9 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
             raise RuntimeError("call reset() before restore_state(); or pass the state as reset(options={'state': ...})")
         self._load(state)
         self._state = self.spec_game.read(self._pyboy)
-        self._prev_x = self._state.x_progress
-        self._max_x = max(self._max_x, self._prev_x)
-        self._prev_lives = self._state.lives
+        self._x_base = self._state.x_progress
+        self._max_x = max(self._max_x, self._x_base)
+        self._in_death = self._state.dying
         self._needs_reset = False
 
     def _load(self, state: bytes | str | os.PathLike) -> None:
@@ -352,6 +351,6 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         )
         if self.ram_info:
             g = self.spec_game
-            info["scene"] = g.scene(self._pyboy) if g.has_scene else None  # type: ignore[typeddict-unknown-key]
-            info["scripted"] = g.scripted_decision(self._pyboy) if g.has_scripted_player else None  # type: ignore[typeddict-unknown-key]
+            info["scene"] = g.scene(self._pyboy) if g.has_scene else None
+            info["scripted"] = g.scripted_decision(self._pyboy) if g.has_scripted_player else None
         return info

@@ -115,6 +115,11 @@ class GameSpec(ABC):
         """Whether this game has a RAM-reading scripted player (overrides `scripted_decision`)."""
         return type(self).scripted_decision is not GameSpec.scripted_decision
 
+    def level_complete(self, prev: GameState, now: GameState) -> bool:
+        """Whether the turn from `prev` to `now` completed the level; by default the game's own flag.
+        Games without one override this (Super Mario Land: its level number moves on)."""
+        return now.level_complete
+
     def scripted_buttons(self, gb: GameBoyLike) -> tuple[str, ...] | None:
         decision = self.scripted_decision(gb)
         return None if decision is None else decision[0]

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..actions import TURN
 from . import hopland_ram as ram
 
 Buttons = tuple[str, ...]
@@ -55,9 +56,9 @@ JUMP_BACK: Buttons = ("a", "left")
 NOOP: Buttons = ()
 
 NO_KEYS: frozenset[str] = frozenset()
-LATENCY_FRAMES = 2  # logic frames already run (keys released) but not yet shown in RAM
-PRESS_FRAMES = {True: 13, False: 3}  # frames a turn holds its buttons: with "a" 15 - 2, else 5 - 2
-RELEASE_FRAMES = 2
+RELEASE_FRAMES = TURN.release
+LATENCY_FRAMES = TURN.release  # logic frames already run (the last turn's release) but not yet shown in RAM
+PRESS_FRAMES = {True: TURN.jump_frames - TURN.release, False: TURN.frames - TURN.release}  # key: "a" held
 
 
 def turn_frames(buttons: Buttons) -> list[frozenset[str]]:

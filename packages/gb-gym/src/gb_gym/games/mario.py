@@ -56,6 +56,9 @@ class SuperMarioLand(GameSpec):
             lives=bcd(mem[LIVES]),
             dying=mem[DEATH_TIMER] > 0x80,
             game_over=mem[GAME_OVER] == 0x39,
-            # no flag: the env ends the level when the world/level byte moves on
-            level_complete=False,
+            level_complete=False,  # no flag: see level_complete
         )
+
+    def level_complete(self, prev: GameState, now: GameState) -> bool:
+        # no RAM flag: the world/level byte moving on (not into game over) is the level's end
+        return now.level_complete or (now.level != prev.level and not now.game_over)
