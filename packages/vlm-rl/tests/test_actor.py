@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vlm_rl.actor import Turn, VLMActor
 from vlm_rl.models import load_policy
+from vlm_rl.models.actor import Turn, VLMActor
 from vlm_rl.parsing import ParsedResponse
 from vlm_rl.prompts import build_messages
 

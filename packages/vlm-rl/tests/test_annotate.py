@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlm_rl.annotate import annotate, video_frames
 from vlm_rl.cli import compose
 from vlm_rl.dataset import load_split
+from vlm_rl.stages.annotate import annotate, video_frames
 
 from .test_teacher import _FakeChat, server  # noqa: F401  (fixture)
 

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 import gb_gym  # noqa: F401
-from vlm_rl.episodes import Job, run_episodes
-from vlm_rl.rollout import make_jobs
+from vlm_rl.rollout import Job, make_jobs, run_episodes
 
 
 def _envs(n):
@@ -31,7 +30,7 @@ def test_group_members_start_from_one_saved_state():
         return [(["right"] if rng.random() < 0.5 else ["a", "right"], None) for _ in frames]
 
     eps = run_episodes(envs, policy, jobs, max_turns=6)
-    first = [ep.turns[0].frame for ep in eps]
+    first = [ep.steps[0].frame for ep in eps]
     assert all(np.array_equal(first[0], f) for f in first[:3]) and all(np.array_equal(first[3], f) for f in first[3:])
     assert not np.array_equal(first[0], first[3])
     assert len({ep.x_start for ep in eps[:3]}) == 1 and eps[0].x_start > 16  # the state is 4 turns in
@@ -45,10 +44,10 @@ def test_invalid_answers_pay_the_penalty_and_do_not_step():
     eps = run_episodes(envs, lambda frames, active: [(next(calls), None)], [Job("1", 0)], max_turns=4,
                        format_penalty=-100.0)
     ep = eps[0]
-    assert [t.reward for t in ep.turns][0] == -100.0 and ep.turns[2].reward == -100.0
-    assert np.array_equal(ep.turns[0].frame, ep.turns[1].frame)  # not stepped: same observation again
+    assert [t.reward for t in ep.steps][0] == -100.0 and ep.steps[2].reward == -100.0
+    assert np.array_equal(ep.steps[0].frame, ep.steps[1].frame)  # not stepped: same observation again
     assert ep.format_errors == 2 and ep.n_turns == 4 and ep.end == "time"
-    assert ep.turns[1].reward > 0
+    assert ep.steps[1].reward > 0
     envs[0].close()
 
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-import vlm_rl.sft as sft_mod
-from vlm_rl.annotate import data_dir
+import vlm_rl.stages.sft as sft_mod
 from vlm_rl.cli import compose
 from vlm_rl.dataset import load_split
+from vlm_rl.runs import RunDir
 from vlm_rl.train import train
 
 from .test_train import FAST
@@ -55,7 +55,7 @@ def test_a_killed_sft_resumes_with_the_batches_it_would_have_seen(tmp_path, monk
     monkeypatch.setattr(sft_mod, "save_checkpoint", real_save)
     seen.clear()
     sft_mod.sft(cfg)
-    per_epoch = len(load_split(data_dir(cfg), "train")) // cfg.sft.batch_size
+    per_epoch = len(load_split(RunDir(cfg.out_dir).data, "train")) // cfg.sft.batch_size
     total = 2 * per_epoch // 2  # epochs × batches per epoch // grad_accum
     assert seen == list(range(2 * step, 2 * total))  # carried on mid-epoch: nothing repeated, nothing skipped
     assert (tmp_path / "sft" / "report.json").is_file()

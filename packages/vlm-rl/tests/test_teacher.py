@@ -10,14 +10,8 @@ import pytest
 
 from gb_gym.spec import Enemy, Scene
 from vlm_rl.parsing import parse_response
-from vlm_rl.teacher import (
-    OpenAITeacher,
-    RamTeacher,
-    facts_from_text,
-    perception_fidelity,
-    perception_text,
-    scene_facts,
-)
+from vlm_rl.perception import facts_from_text, perception_fidelity, perception_text, scene_facts
+from vlm_rl.stages.teachers import OpenAITeacher, RamTeacher
 
 
 def scene(terrain, enemies=(), on_ground=True):

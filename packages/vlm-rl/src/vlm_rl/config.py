@@ -11,6 +11,7 @@ OmegaConf 2.3 rejects `Literal` annotations, so a field's choices live in its me
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,7 @@ class Config:
     out_dir: str = "runs/${name}"  # everything the run writes; resume=true continues from what is there
     seed: int = 0
     resume: bool = False
+    allow_config_change: bool = False  # resume even where training settings differ from the saved run's
     device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N
     threads: int = num(1, ge=0)  # torch CPU threads per process (tiny models run fastest on 1)
     stages: list[str] = listf(*STAGES)
@@ -252,6 +254,8 @@ def _fields(obj: Any, prefix: str = ""):
 
 
 def _check_field(path: str, f: dataclasses.Field, value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"invalid {path}={value!r}: must be a finite number")
     m = f.metadata
     if "choices" in m and value not in m["choices"]:
         raise ConfigError(f"invalid {path}={value!r}: choose one of {', '.join(m['choices'])}")
@@ -314,7 +318,22 @@ def check(cfg: Config) -> Config:
         raise ConfigError(f"invalid env.frame_skip={cfg.env.frame_skip}: expected [frames, jump_frames], both >= 1")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"invalid device={cfg.device!r}: choose auto, cpu, cuda or cuda:N")
+    _check_levels(cfg)
     return cfg
+
+
+def _check_levels(cfg: Config) -> None:
+    import gb_gym
+
+    try:
+        spec = gb_gym.get_spec(cfg.env.game)
+    except (KeyError, ValueError) as e:
+        raise ConfigError(f"invalid env.game={cfg.env.game!r}: {e}") from None
+    for key, levels in (("env.levels", cfg.env.levels), ("env.eval_levels", cfg.env.eval_levels),
+                        ("annotate.levels", cfg.annotate.levels), ("eval.levels", cfg.eval.levels)):
+        bad = [lv for lv in levels if lv not in spec.levels]
+        if bad:
+            raise ConfigError(f"invalid {key}={bad}: {spec.display_name} has levels {', '.join(spec.levels)}")
 
 
 def check_sb3(cfg: SB3Config) -> SB3Config:
@@ -333,6 +352,28 @@ def load(tree: Any) -> Config | SB3Config:
 
 def to_yaml(cfg: Config | SB3Config) -> str:
     return OmegaConf.to_yaml(OmegaConf.structured(cfg))
+
+
+# what a resumed run may change without allow_config_change: how and how long it runs, not what it learns
+RESUMABLE = ("resume", "allow_config_change", "stages", "threads", "device", "rl.steps", "eval.")
+
+
+def changed_keys(saved_yaml: str, cfg: Config) -> list[str]:
+    """Training settings that differ between a run's saved config and `cfg` (RESUMABLE keys aside)."""
+
+    def flat(d: Any, prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            if isinstance(v, dict):
+                out.update(flat(v, f"{prefix}{k}."))
+            else:
+                out[f"{prefix}{k}"] = v
+        return out
+
+    old = flat(OmegaConf.to_container(OmegaConf.create(saved_yaml)))
+    new = flat(OmegaConf.to_container(OmegaConf.structured(cfg)))
+    keys = sorted(set(old) | set(new))
+    return [k for k in keys if old.get(k) != new.get(k) and not k.startswith(RESUMABLE)]
 
 
 def schema_keys(schema: type = Config) -> set[str]:

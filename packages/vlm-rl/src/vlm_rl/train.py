@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .config import Config, to_yaml
+from .config import Config, ConfigError, changed_keys, to_yaml
 from .envs import check_game
 from .runs import RunDir
 
@@ -39,6 +39,18 @@ def _prepare(cfg: Config) -> None:
             f"{run.root} already holds a run: pass resume=true to continue it, or choose another out_dir=..."
         )
     run.root.mkdir(parents=True, exist_ok=True)
+    if cfg.resume and run.config.is_file():
+        saved = run.config.read_text()
+        changed = changed_keys(saved, cfg)
+        if changed and not cfg.allow_config_change:
+            raise ConfigError(
+                f"resume=true, but {run.config} was trained with other settings for {', '.join(changed)}: "
+                "resume with the saved values, choose another out_dir, or pass allow_config_change=true"
+            )
+        if changed:  # the old config is kept beside the new one
+            n = len(list(run.root.glob("config.before-resume-*.yaml")))
+            (run.root / f"config.before-resume-{n + 1}.yaml").write_text(saved)
+            log.warning("resuming %s with changed settings: %s", run.root, ", ".join(changed))
     run.config.write_text(to_yaml(cfg))
     # the ROM and levels are checked before any model is loaded, then that the weights are here
     check_game(cfg.env)

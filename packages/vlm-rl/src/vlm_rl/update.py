@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from .algos import Entry, value_loss
 from .config import AlgoCfg, CriticCfg, RLCfg
 from .dist import Dist
+from .guards import check_finite, check_parameters
 from .models.actor import VLMActor
 from .models.critic import CNNCritic
 from .rollout import RolloutBatch
@@ -26,12 +27,13 @@ class ActorUpdate:
 
     def __init__(self, actor: VLMActor, rl: RLCfg, algo: AlgoCfg, loss: Entry, dist: Dist):
         self.actor, self.rl, self.algo, self.loss, self.dist = actor, rl, algo, loss, dist
+        self.hint = f"rl.lr={rl.lr} too high, or rl.max_grad_norm={rl.max_grad_norm} too loose"
         self.params = [p for p in actor.model.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError("the policy has no trainable parameters: set model.lora=true or model.full_finetune=true")
         self.optimizer = torch.optim.AdamW(self.params, lr=rl.lr, weight_decay=rl.weight_decay)
 
-    def update(self, batch: RolloutBatch, adv: Tensor, keep: Tensor) -> dict[str, float]:
+    def update(self, batch: RolloutBatch, adv: Tensor, keep: Tensor, step: int = 0) -> dict[str, float]:
         """`rl.epochs` shuffled passes over the kept turns in minibatches of `rl.minibatch_size` turns, each
         split into micro-batches for gradient accumulation; every token of a minibatch weighs the same."""
         idx = torch.nonzero(keep).flatten()
@@ -58,6 +60,7 @@ class ActorUpdate:
                     ref = {"ref_logprobs": self.actor.reference_logprobs(b).to(lp.device)} if self.algo.kl_coef > 0 else {}
                     loss, info = self.loss.fn(lp, b.old_logprobs.to(lp.device), adv[ids].to(lp.device), mask,
                                               num_tokens=total_tokens, **options, **ref)
+                    check_finite("actor loss", loss, f"rl step {step}", self.hint)
                     loss.backward()
                     # the loss's metrics are sums over the global token count: back to this micro-batch's means
                     n_tok = float(mask.sum())
@@ -65,8 +68,10 @@ class ActorUpdate:
                                     "weight": n_tok})
                 self.dist.sync_grads(self.params, op="sum")  # each loss is already over the global token count
                 gn = torch.nn.utils.clip_grad_norm_(self.params, self.rl.max_grad_norm)
+                check_finite("actor gradient norm", gn, f"rl step {step}", self.hint)
                 self.optimizer.step()
                 metrics.append({"grad_norm": float(gn), "weight": 0.0})
+        check_parameters(self.actor.model.named_parameters(), f"rl step {step}, after the actor update", self.hint)
         return weighted_mean(metrics)
 
 
@@ -156,12 +161,14 @@ class CriticUpdate:
                 mb = frames[idx.cpu().numpy()] if isinstance(frames, np.ndarray) else frames[idx.to(frames.device)]
                 v = c(mb)
                 loss = value_loss(v, returns[idx], scale=c.value_scale)
+                check_finite("critic loss", loss, "the critic update", "rl.critic.lr too high")
                 loss.backward()
                 preds[idx] = v.detach()
                 losses.append(loss.item())
             if sync_grads is not None:
                 sync_grads(params)
             norms.append(float(nn.utils.clip_grad_norm_(params, self.max_grad_norm)))
+            check_finite("critic gradient norm", norms[-1], "the critic update", "rl.critic.lr too high")
             self.optimizer.step()
         return {
             "value_loss": float(np.mean(losses)) if losses else float("nan"),

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..guards import check_parameters
 from .actor import VLMActor
 from .load import load_policy, resolve_model
 from .tiny import default_corpus, ensure_tiny_model
@@ -82,6 +83,7 @@ def make_actor(model, processor, game: str, model_cfg: Any, rl_cfg: Any | None =
 
 def save_policy(model, processor, out: str | Path, base: str, extra: dict | None = None) -> Path:
     out = Path(out)
+    check_parameters(model.named_parameters(), f"saving the policy to {out}", "a learning rate too high")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)

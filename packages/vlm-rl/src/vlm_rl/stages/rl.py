@@ -68,7 +68,7 @@ class Trainer:
         if ckpt:
             self._resume(ckpt)
         self.envs = [make_env(cfg.env, ram_info=True) for _ in range(self.r.envs)]
-        self.logger = MetricLogger(self.out, enabled=self.dist.is_main)
+        self.logger = MetricLogger(self.out, enabled=self.dist.is_main, resume_step=self.step if cfg.resume else None)
         self.curve = CurveWriter(self.run_dir.curve, self.algo.name, cfg.seed) if self.dist.is_main else None
 
     # ---- checkpoints -----------------------------------------------------------------------------
@@ -141,7 +141,7 @@ class Trainer:
         warm = self.critic is not None and self.step < self.r.critic.warmup_steps
         n_keep = self.dist.sum(int(keep.sum()))
         if not warm and n_keep > 0:
-            metrics.update({f"actor/{k}": v for k, v in self.actor_update.update(batch, adv, keep).items()})
+            metrics.update({f"actor/{k}": v for k, v in self.actor_update.update(batch, adv, keep, self.step + 1).items()})
         t2 = time.perf_counter()
         # the curriculum counts the turns each trajectory kept, from every process, identically everywhere
         lengths = torch.bincount(batch.traj_id, minlength=len(episodes)).tolist()

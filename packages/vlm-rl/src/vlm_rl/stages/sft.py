@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from ..checkpoint import find_checkpoint, restore, save_checkpoint
 from ..config import Config
 from ..dataset import Example, load_split
+from ..guards import check_finite
 from ..metrics import MetricLogger
 from ..models.policy import load_model, make_actor, pick_device, save_policy
 from ..parsing import format_stats
@@ -118,7 +119,8 @@ def sft(cfg: Config) -> Path:
         step, extra = restore(ckpt, {"actor": opt})
         sched.load_state_dict(extra["scheduler"])
         log.info("sft: resuming from %s (step %d of %d)", ckpt[0], step, total)
-    logger = MetricLogger(out)
+    hint = f"sft.lr={s.lr} too high, or sft.max_grad_norm={s.max_grad_norm} too loose"
+    logger = MetricLogger(out, resume_step=step)
     model.train()
     bar = tqdm(total=total, initial=step, desc="sft", unit="step")
     micro = step * s.grad_accum  # a resumed run carries on mid-epoch with the very batches it would have seen
@@ -128,11 +130,13 @@ def sft(cfg: Config) -> Path:
         lp = actor.logprobs(batch)
         mask = batch.response_mask.to(lp.device)
         loss = -(lp * mask).sum() / mask.sum()
+        check_finite("loss", loss, f"sft step {step + 1}", hint)
         (loss / s.grad_accum).backward()
         micro += 1
         if micro % s.grad_accum:
             continue
         gn = torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
+        check_finite("gradient norm", gn, f"sft step {step + 1}", hint)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)

@@ -1,0 +1,92 @@
+"""Every bad config value fails while composing, before any work, with a message that names the key.
+
+The cases reconstruct the reliability probe's bad overrides (values that used to fail late or be
+silently accepted) and more; each must fail in `compose` with the key in the message.
+"""
+
+import time
+
+import pytest
+from hydra.errors import ConfigCompositionException
+
+from vlm_rl.cli import check_overrides, compose
+from vlm_rl.config import ConfigError, changed_keys, to_yaml
+
+BASE = ["+exp=hopland"]
+
+BAD = [
+    # silently accepted before, some harmfully
+    "sft.max_grad_norm=-1", "sft.epochs=0.5", "rl.steps=2.5", "rl.eval_every=-1", "resume=maybe",
+    "sft.warmup_ratio=2", "annotate.epsilon=2", "+rl.lrr=1e-4", "rl.lrr=1e-4",
+    # failed only after work had started
+    "rl.checkpoint_every=0", "eval.levels=[9]", "eval.decoding=beam", "sft.log_every=0", "algo.clip_low=1.5",
+    "algo.clip_low=-0.1", "algo.clip_high=-1", "algo.dual_clip=0.5", "rl.drop_last_turns=-1",
+    "rl.weight_decay=-1", "rl.lr=inf", "sft.lr=nan", "rl.critic.lr=inf", "sft.scheduler=linear",
+    "model.dtype=fp8", "annotate.levels=[7]", "env.levels=[0]", "env.eval_levels=[5]", "seed=abc",
+    # types
+    "rl.lr=abc", "sft.batch_size=big", "rl.trajectories=1.5", "eval.video=sometimes", "threads=-1",
+    "env.max_turns=0", "rl.envs=0", "rl.top_p=1.5", "rl.top_p=0", "rl.temperature=0", "algo.gamma=0",
+    "algo.gamma=1.5", "algo.lam=2", "algo.kl_coef=-1", "rl.max_new_tokens=0", "rl.minibatch_size=0",
+    "rl.micro_batch_size=0", "rl.epochs=0", "rl.critic.minibatch_size=0", "rl.critic.warmup_steps=-1",
+    "rl.critic.value_scale=0", "sft.grad_accum=0", "sft.eval_frames=-1", "sft.weight_decay=-0.1",
+    "annotate.frames=0", "annotate.heldout=1", "annotate.heldout=-0.5", "annotate.max_turns=0",
+    "annotate.teacher=gpt", "annotate.policy=smart", "annotate.openai.timeout=0", "annotate.openai.retries=-1",
+    "rl.curriculum=random", "env.reward_per=second", "env.terminate_on=never", "env.death_penalty=-5",
+    "env.reward_scale=0", "env.frame_skip=[5]", "env.frame_skip=[0,15]", "env.game=tetris", "model.family=llama",
+    "model.upscale=0", "model.lora_r=0", "device=tpu", "stages=[train]", "eval.policies=[best]",
+    "eval.episodes=0", "algo.advantage=nope", "algo.loss=nope", "rl.curriculm=uniform", "+sft.epoch=3",
+    "annotate.openai.modle=x",
+]
+
+# the key each message must name, where it is not simply the override's key
+NAMED = {"+rl.lrr=1e-4": "rl.lr", "rl.lrr=1e-4": "rl.lr", "rl.curriculm=uniform": "rl.curriculum",
+         "+sft.epoch=3": "sft.epochs", "annotate.openai.modle=x": "annotate.openai.model", "stages=[train]": "stages"}
+
+
+def _message(e: BaseException) -> str:
+    parts = []
+    while e is not None:
+        parts.append(str(e))
+        e = e.__cause__ or e.__context__
+    return " | ".join(parts)
+
+
+@pytest.mark.parametrize("override", BAD)
+def test_a_bad_value_fails_before_any_work_naming_the_key(override):
+    key = NAMED.get(override, override.split("=")[0].lstrip("+"))
+    t0 = time.perf_counter()
+    with pytest.raises((ConfigError, ConfigCompositionException)) as e:
+        compose(BASE + [override])
+    assert time.perf_counter() - t0 < 5  # composing only: no model, no env
+    assert key in _message(e.value), _message(e.value)
+
+
+def test_cross_field_rules_name_both_keys():
+    with pytest.raises(ConfigError, match="rl.micro_batch_size=32 exceeds rl.minibatch_size=16"):
+        compose(BASE + ["rl.minibatch_size=16", "rl.micro_batch_size=32"])
+    with pytest.raises(ConfigError, match="model.lora and model.full_finetune"):
+        compose(BASE + ["model.lora=true"])
+    with pytest.raises(ConfigError, match="algo.kl_coef > 0 needs a LoRA policy"):
+        compose(BASE + ["algo.kl_coef=0.1"])
+    with pytest.raises(ConfigError, match="annotate.teacher=openai needs annotate.openai.model"):
+        compose(BASE + ["annotate.teacher=openai"])
+
+
+def test_a_typo_gets_the_nearest_key():
+    with pytest.raises(ConfigError, match=r"unknown config key 'rl.stepz'.*did you mean rl.steps\?"):
+        check_overrides(["+rl.stepz=3"])
+    check_overrides(["+exp=hopland", "algo=gae", "hydra.run.dir=x", "rl.critic.lr=1e-3"])  # real keys and groups
+
+
+def test_good_values_compose_to_typed_values():
+    cfg = compose(BASE + ["rl.lr=3e-4", "env.levels=[1,3]", "algo=gae", "algo.lam=0.9"])
+    assert cfg.rl.lr == pytest.approx(3e-4) and isinstance(cfg.rl.lr, float)
+    assert cfg.env.levels == ["1", "3"] and cfg.eval.levels == ["1", "3"]  # interpolated from env.levels
+    assert (cfg.algo.advantage, cfg.algo.lam, cfg.algo.critic) == ("gae", 0.9, True)
+
+
+def test_resuming_with_other_training_settings_is_named():
+    saved = to_yaml(compose(BASE))
+    assert changed_keys(saved, compose(BASE + ["resume=true", "rl.steps=40", "eval.episodes=8"])) == []
+    assert changed_keys(saved, compose(BASE + ["algo=reinforce_pp", "seed=5", "rl.lr=0.01"])) == [
+        "algo.advantage", "algo.critic", "algo.name", "rl.lr", "seed"]
