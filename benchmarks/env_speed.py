@@ -24,6 +24,7 @@ import numpy as np
 
 import gb_gym  # noqa: F401
 from gb_gym.actions import ENGINEERED
+from gb_gym.states import unpack_state
 from gb_gym.testing import raw_turn
 
 ENV_ID = "GB/Hopland-v0"
@@ -48,6 +49,7 @@ def env_vs_raw(turns: int, rounds: int) -> tuple[float, float, float]:
     env = gym.make(ENV_ID, actions="engineered", terminate_on="game_over", max_episode_steps=10**9)
     env.reset(seed=0)
     start = env.unwrapped.clone_state()
+    raw_start = unpack_state(start)[0]  # PyBoy's own state, without gb-gym's checksum header
     pb = env.unwrapped.pyboy  # the raw loop ticks the env's own emulator: only the env's work differs
     rng = np.random.default_rng(0)
     # stay near the start and mostly alive: no game over inside a round
@@ -57,10 +59,10 @@ def env_vs_raw(turns: int, rounds: int) -> tuple[float, float, float]:
         if r % 2:
             env.unwrapped.restore_state(start)
             e = env_turns(env, actions)
-            pb.load_state(io.BytesIO(start))
+            pb.load_state(io.BytesIO(raw_start))
             w = raw_turns(pb, actions)
         else:
-            pb.load_state(io.BytesIO(start))
+            pb.load_state(io.BytesIO(raw_start))
             w = raw_turns(pb, actions)
             env.unwrapped.restore_state(start)
             e = env_turns(env, actions)

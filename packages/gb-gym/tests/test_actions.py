@@ -27,7 +27,16 @@ def test_engineered_is_the_papers_eight():
 
 @pytest.mark.parametrize(
     "given, expected",
-    [(["right", "a"], ("a", "right")), (["noop"], ()), ([], ()), ("b", ("b",)), ([" Right ", "A"], ("a", "right"))],
+    [
+        (["right", "a"], ("a", "right")),
+        (["noop"], ()),
+        ([], ()),
+        ("b", ("b",)),
+        ([" Right ", "A"], ("a", "right")),
+        (["noop", "a"], ("a",)),  # as the answer parser: noop presses nothing, the other name counts
+        (["a", "a"], ("a",)),
+        (("NOOP", "noop"), ()),
+    ],
 )
 def test_parse_buttons_accepts_valid_names(given, expected):
     assert parse_buttons(given) == expected
@@ -37,8 +46,11 @@ def test_parse_buttons_accepts_valid_names(given, expected):
     "given, words",
     [
         (["a", "b", "right"], "at most 2"),
+        (["a", "a", "b"], "at most 2"),  # three entries, even with a repeat
+        (["noop", "a", "b"], "at most 2"),
         (["jump"], "allowed are"),
-        (["noop", "a"], "cannot be combined"),
+        ([""], "allowed are"),
+        (["a", 1], "must be a button name"),
         (3, "expected a list"),
     ],
 )
@@ -69,3 +81,36 @@ def test_turn_protocol_frames():
 
 def test_answer_names_in_canonical_order():
     assert ANSWER_NAMES == ("a", "b", "up", "down", "left", "right", "noop")
+
+
+def _rule(entries):
+    """The stated rule (also the VLM answer parser's): at most 2 entries, each a name from ANSWER_NAMES
+    after strip + lower; pressed = the distinct non-noop names in BUTTONS order. None = rejected."""
+    names = [e.strip().lower() for e in entries]
+    if len(names) > 2 or not set(names) <= set(ANSWER_NAMES):
+        return None
+    return tuple(b for b in ANSWER_NAMES[:6] if b in names)
+
+
+def test_buttons_space_and_parse_buttons_agree_with_the_answer_rule_on_every_short_list():
+    from itertools import product
+
+    space = ButtonsSpace()
+    words = list(ANSWER_NAMES) + ["A", " Right ", "NOOP", "Down ", "jump"]
+    accepted, results = 0, set()
+    for k in range(4):
+        for entries in product(words, repeat=k):
+            expected = _rule(entries)
+            try:
+                got = parse_buttons(list(entries))
+            except ValueError:
+                got = None
+            assert got == expected, entries
+            assert space.contains(list(entries)) == (expected is not None), entries
+            if got is not None:
+                assert space.contains(got) and got in ORIGINAL
+                accepted += 1
+                results.add(got)
+    # 1 empty + 12 singles + 144 pairs of the 12 words, less those naming "jump" (1 single, 23 pairs)
+    assert accepted == 1 + 11 + 121
+    assert results == set(ORIGINAL)  # every one of the 22 sets is reachable, nothing else

@@ -118,6 +118,16 @@ def test_buttons_actions_and_error():
     e.close()
 
 
+def test_discrete_actions_accept_integers_only_in_range(env):
+    env.reset(seed=0)
+    for action in (3, np.int64(3), np.array(3), np.uint8(3)):  # SB3 passes NumPy scalars and 0-d arrays
+        assert env.step(action)[4]["buttons"] == ("left",)
+    for bad in (-1, 8, 1.5, 1.0, True, np.array([1]), np.array(1.0), "1", None):
+        with pytest.raises(ValueError, match=r"expected an integer in \[0, 7\] for actions='engineered'"):
+            env.step(bad)
+    assert env.unwrapped.buttons_of(np.int32(7)) == ("a",)
+
+
 def test_invalid_arguments_are_named():
     with pytest.raises(ValueError, match="no level '9'; levels are: 1, 2, 3"):
         gym.make(ENV_ID, level="9")
@@ -151,8 +161,8 @@ def test_corrupt_state_gets_a_clear_error_and_the_env_keeps_working(env, tmp_pat
     env.step(0)
     good = env.unwrapped.clone_state()
     x = env.unwrapped.game_state.x_progress
-    for bad in (b"garbage", good[: len(good) // 2]):
-        with pytest.raises(ValueError, match="could not load the saved state"):
+    for bad, words in ((b"garbage", "could not load the saved state"), (good[: len(good) // 2], "is corrupt")):
+        with pytest.raises(ValueError, match=words):
             env.unwrapped.restore_state(bad)
         assert env.unwrapped.game_state.x_progress == x
     env.step(0)
@@ -160,6 +170,66 @@ def test_corrupt_state_gets_a_clear_error_and_the_env_keeps_working(env, tmp_pat
     env.unwrapped.restore_state(tmp_path / "s.state")
     with pytest.raises(FileNotFoundError):
         env.unwrapped.restore_state(tmp_path / "none.state")
+
+
+def test_state_checksum_catches_bit_flips_and_other_games(env, tmp_path):
+    from gb_gym.states import MAGIC, pack_state, unpack_state
+
+    env.reset(seed=0)
+    for _ in range(4):
+        env.step(0)
+    state = env.unwrapped.clone_state()
+    payload, checked = unpack_state(state, "hopland")
+    assert state.startswith(MAGIC) and checked and len(state) == len(payload) + 6 + 32 + 1 + len("hopland")
+    x = env.unwrapped.game_state.x_progress
+    rng = np.random.default_rng(0)
+    for pos in rng.integers(len(state) - len(payload), len(state), size=20):  # 20 single-bit flips in the payload
+        flipped = bytearray(state)
+        flipped[pos] ^= 1 << int(rng.integers(8))
+        with pytest.raises(ValueError, match="is corrupt: its SHA-256 does not match"):
+            env.unwrapped.restore_state(bytes(flipped))
+    (tmp_path / "bad.state").write_bytes(state[:-1])
+    with pytest.raises(ValueError, match=f"state file {tmp_path / 'bad.state'} is corrupt"):
+        env.reset(options={"state": tmp_path / "bad.state"})
+    with pytest.raises(ValueError, match="saved by the game 'mario', not 'hopland'"):
+        env.unwrapped.restore_state(pack_state(payload, "mario"))
+    assert env.unwrapped.game_state.x_progress == x  # nothing was loaded
+    # a round trip restores the same x; a raw PyBoy state (no header) still loads, unchecked
+    env.step(0)
+    env.unwrapped.restore_state(state)
+    assert env.unwrapped.game_state.x_progress == x
+    _, info = env.reset(options={"state": payload})
+    assert info["x_progress"] == x
+
+
+def _held(pb):
+    """The buttons the joypad register shows held (probes 0xFF00; only for tests)."""
+    held = set()
+    for select, names in ((0x20, ("right", "left", "up", "down")), (0x10, ("a", "b", "select", "start"))):
+        pb.memory[0xFF00] = select
+        held |= {n for bit, n in enumerate(names) if not pb.memory[0xFF00] & (1 << bit)}
+    return held
+
+
+def test_loading_a_state_saved_mid_press_releases_every_button():
+    e = gym.make(ENV_ID, actions="buttons")
+    e.reset(seed=0)
+    pb = e.unwrapped.pyboy
+    pb.button_press("right")
+    pb.button_press("b")
+    pb.tick(1, False)
+    assert _held(pb) == {"right", "b"}
+    state = e.unwrapped.clone_state()  # saved with right and b held
+    e.unwrapped.restore_state(state)
+    _, _, _, _, info = e.step([])  # a noop turn
+    assert _held(pb) == set() and info["buttons"] == ()
+    _, info = e.reset(options={"state": state})
+    x = info["x_progress"]
+    for _ in range(6):
+        _, _, _, _, info = e.step([])
+    assert _held(pb) == set()
+    assert info["x_progress"] <= x + 6  # momentum only: a held B+RIGHT would run on (about 1.8 px/frame)
+    e.close()
 
 
 def test_async_vector_env():

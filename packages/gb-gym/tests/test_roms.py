@@ -11,9 +11,10 @@ from gb_gym.roms import RomError, RomNotFoundError, find_rom, import_roms
 from gb_gym.spec import RomInfo
 
 
-def fake_rom(title: str, size: int = 32 * 1024, fill: int = 0) -> bytes:
+def fake_rom(title: str, size: int = 32 * 1024, fill: int = 0, cart_type: int = 0, ram_size: int = 0) -> bytes:
     data = bytearray(0x150) + bytearray([fill]) * (size - 0x150)
     data[0x134 : 0x134 + len(title)] = title.encode()
+    data[0x147], data[0x149] = cart_type, ram_size
     checksum = 0
     for b in data[0x134:0x14D]:
         checksum = (checksum - b - 1) & 0xFF
@@ -53,6 +54,21 @@ def test_wrong_game_is_named(tmp_path):
     p.write_bytes(fake_rom("TETRIS"))
     with pytest.raises(RomError, match="'TETRIS', not Super Mario Land"):
         gym.make("GB/SuperMarioLand-v0", rom_path=p)
+
+
+def test_cartridge_type_pyboy_cannot_emulate_is_named(tmp_path):
+    p = tmp_path / "pocket.gb"
+    p.write_bytes(fake_rom("KIRBY DREAM LAN", cart_type=0x3B))  # PyBoy: KeyError / "Catridge type invalid: 59"
+    with pytest.raises(RomError) as e:
+        find_rom(gb_gym.get_spec("kirby"), p)
+    msg = str(e.value)
+    assert str(p) in msg and "cartridge type 0x3B" in msg and "0x01 MBC1" in msg and "0x1E MBC5+RUMBLE+RAM+BATT" in msg
+    p.write_bytes(fake_rom("KIRBY DREAM LAN", cart_type=0x01, ram_size=0x3B))
+    with pytest.raises(RomError, match="RAM size code 0x3B"):
+        find_rom(gb_gym.get_spec("kirby"), p)
+    p.write_bytes(fake_rom("KIRBY DREAM LAN", cart_type=0x1B, ram_size=0x03))  # MBC5+RAM+BATT, 32 KiB: fine
+    with pytest.warns(UserWarning, match="unknown SHA-256"):
+        assert find_rom(gb_gym.get_spec("kirby"), p) == p
 
 
 def test_unknown_revision_warns(tmp_path):
@@ -104,10 +120,58 @@ def test_cli_list_and_import(rom_dir, tmp_path, capsys):
     assert "GB/KirbyDreamLand-v0" in out and "missing" in out
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "x.gb").write_bytes(fake_rom("NOPE"))
-    assert cli(["roms", "import", str(tmp_path / "in")]) == 0
-    out = capsys.readouterr().out
+    assert cli(["roms", "import", str(tmp_path / "in")]) == 1  # nothing supported found
+    out, err = capsys.readouterr()
     assert "0 supported ROM(s) found, 1 file(s) skipped" in out
+    assert err.startswith("gb-gym: error: no supported ROM in") and err.count("\n") == 1
     assert cli(["roms", "import", str(tmp_path / "absent")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cli_import_skips_unreadable_files_with_a_warning(rom_dir, tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    good = fake_rom("ALPHA")
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.gb").write_bytes(good)
+    (src / "locked.gb").write_bytes(good)
+    read_bytes = Path.read_bytes
+
+    def read(self):
+        if self.name == "locked.gb":
+            raise PermissionError(13, "Permission denied", str(self))
+        return read_bytes(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read)
+    monkeypatch.setattr("gb_gym.cli.GAMES", {"alpha": _FakeSpec("alpha", good)})
+    assert cli(["roms", "import", str(src)]) == 0  # a.gb was imported
+    out, err = capsys.readouterr()
+    assert f"gb-gym: warning: skipped {src / 'locked.gb'}: unreadable: Permission denied" in err
+    assert "1 supported ROM(s) found, 1 file(s) skipped" in out
+    (src / "a.gb").unlink()
+    assert cli(["roms", "import", str(src)]) == 1  # only the unreadable one left
+
+
+def test_cli_expected_errors_are_one_line_without_traceback(rom_dir, capsys):
+    assert cli(["states", "--level", "9"]) == 2
+    err = capsys.readouterr().err
+    assert err == "gb-gym: error: Hopland has no level '9'; levels are: 1, 2, 3, 4\n"
+    rom_dir.mkdir()
+    (rom_dir / "super_mario_land.gb").write_bytes(fake_rom("SUPER MARIOLAND")[:20000])
+    assert cli(["states", "--game", "mario"]) == 2  # a RomError, not a FileNotFoundError
+    err = capsys.readouterr().err
+    assert err.startswith("gb-gym: error: ") and "not a multiple of 16 KiB" in err and err.count("\n") == 1
+
+
+def test_cli_as_a_process_exits_2_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "gb_gym.cli", "states", "--level", "9", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == "gb-gym: error: Hopland has no level '9'; levels are: 1, 2, 3, 4"
 
 
 def test_cli_saves_states_that_reset_can_start_from(tmp_path, capsys):

@@ -61,9 +61,12 @@ def action_label(buttons: Buttons) -> str:
 
 
 def parse_buttons(action: Any) -> Buttons:
-    """Validate a text action: a list of up to two names from a, b, up, down, left, right, noop.
+    """Validate a text action; the rule is the VLM answer parser's (vlm_rl.parsing):
 
-    Returns the buttons in canonical order, without duplicates; `noop` (alone) is no button.
+    a list of at most MAX_BUTTONS entries (every entry counts, repeats and `noop` too), each a name
+    from ANSWER_NAMES (case and surrounding spaces ignored). The buttons pressed are the distinct names
+    other than `noop`, in canonical (BUTTONS) order; `[]` and `["noop"]` press none. A bare string is
+    taken as a one-entry list.
     """
     if isinstance(action, str):
         action = [action]
@@ -72,25 +75,41 @@ def parse_buttons(action: Any) -> Buttons:
             f"invalid buttons action {action!r}: expected a list of up to {MAX_BUTTONS} names "
             f"from {', '.join(ANSWER_NAMES)}"
         )
-    names = [a.strip().lower() if isinstance(a, str) else a for a in action]
-    unknown = [n for n in names if n not in BUTTONS and n != NOOP]
-    if unknown:
+    entries = list(action)
+    if not all(isinstance(e, str) for e in entries):
         raise ValueError(
-            f"invalid button name(s) {unknown!r} in {list(action)!r}: allowed are "
+            f"invalid buttons action {entries!r}: every entry must be a button name (a str) from "
             f"{', '.join(ANSWER_NAMES)}"
         )
-    pressed = {n for n in names if n != NOOP}
-    if NOOP in names and pressed:
-        raise ValueError(f"'noop' cannot be combined with other buttons, got {list(action)!r}")
-    if len(pressed) > MAX_BUTTONS:
+    names = [e.strip().lower() for e in entries]
+    unknown = [n for n in names if n not in ANSWER_NAMES]
+    if unknown:
         raise ValueError(
-            f"at most {MAX_BUTTONS} buttons may be pressed at once, got {len(pressed)}: {list(action)!r}"
+            f"invalid button name(s) {unknown!r} in {entries!r}: allowed are {', '.join(ANSWER_NAMES)}"
         )
-    return tuple(b for b in BUTTONS if b in pressed)
+    if len(names) > MAX_BUTTONS:
+        raise ValueError(
+            f"at most {MAX_BUTTONS} names may be given (repeats and noop count), got {len(names)}: {entries!r}"
+        )
+    return tuple(b for b in BUTTONS if b in names)
+
+
+def discrete_index(action: Any, n: int) -> int:
+    """An action of a `Discrete(n)` space as an int: a Python or NumPy integer (or a 0-d integer array,
+    as SB3 passes), in [0, n). Anything else raises, rather than being truncated or indexed from the end."""
+    value = action[()] if isinstance(action, np.ndarray) and action.shape == () else action
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value < n:
+        raise ValueError(
+            f"invalid action {action!r} ({type(action).__name__}): expected an integer in [0, {n - 1}]"
+        )
+    return int(value)
 
 
 class ButtonsSpace(spaces.Space[Buttons]):
-    """Sets of up to two button names, as a tuple of strings (the empty tuple is noop)."""
+    """Sets of up to two button names, as a tuple of strings (the empty tuple is noop).
+
+    `contains(x)` is True for exactly the lists `parse_buttons` accepts (not for a bare string);
+    `sample()` returns canonical tuples."""
 
     def __init__(self, seed: int | np.random.Generator | None = None):
         super().__init__(shape=None, dtype=None, seed=seed)
@@ -105,10 +124,13 @@ class ButtonsSpace(spaces.Space[Buttons]):
         return ORIGINAL[int(self.np_random.integers(len(ORIGINAL)))]
 
     def contains(self, x: Any) -> bool:
-        try:
-            return tuple(x) == parse_buttons(x) if not isinstance(x, str) else False
-        except (ValueError, TypeError):
+        if isinstance(x, str):
             return False
+        try:
+            parse_buttons(x)
+        except ValueError:
+            return False
+        return True
 
     def __repr__(self) -> str:
         return "ButtonsSpace(max_buttons=2)"

@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from .games import GAMES
-from .roms import ROM_DIR_ENV, import_roms, rom_dir, rom_status
+from .roms import ROM_DIR_ENV, RomError, import_roms, rom_dir, rom_status
+
+EXPECTED_ERRORS = (RomError, ValueError, OSError)  # a bad argument or file: one line, no traceback
 
 
 def _roms_import(args: argparse.Namespace) -> int:
@@ -17,8 +19,17 @@ def _roms_import(args: argparse.Namespace) -> int:
         print(f"present   {GAMES[game].display_name:<22} {path}")
     for label, why in report.skipped:
         print(f"skipped   {label}: {why}")
+    for label, why in report.unreadable:
+        print(f"gb-gym: warning: skipped {label}: {why}", file=sys.stderr)
     found = len(report.imported) + len(report.already)
     print(f"{found} supported ROM(s) found, {len(report.skipped)} file(s) skipped; ROM folder: {rom_dir()}")
+    if not found:
+        print(
+            f"gb-gym: error: no supported ROM in {args.dir}: the files above are skipped with the reason; "
+            "`gb-gym roms list` shows the games supported",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -93,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"gb-gym: error: {e}", file=sys.stderr)
+    except EXPECTED_ERRORS as e:
+        print("gb-gym: error: " + " ".join(str(e).split()), file=sys.stderr)
         return 2
 
 

@@ -13,16 +13,18 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .actions import ACTION_KINDS, TURN, Buttons, TurnProtocol, make_action_space, parse_buttons
+from .actions import ACTION_KINDS, TURN, Buttons, TurnProtocol, discrete_index, make_action_space, parse_buttons
 from .games import get_spec
 from .outcome import turn_outcome
 from .roms import find_rom
 from .spec import GameSpec, GameState, Scene
+from .states import pack_state, unpack_state
 
 OBS_TYPES = ("rgb", "grayscale")
 REWARD_PER = ("turn", "frame")
 TERMINATE_ON = ("life", "game_over")
 SCREEN_SHAPE = (144, 160)
+PYBOY_BUTTONS = ("a", "b", "start", "select", "up", "down", "left", "right")
 
 
 class RamInfo(TypedDict, total=False):
@@ -263,10 +265,11 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
     # --- states ----------------------------------------------------------------------------------
 
     def clone_state(self) -> bytes:
-        """The emulator's full state (PyBoy save state), to restore or to start episodes from."""
+        """The emulator's full state, to restore or to start episodes from: PyBoy's save state behind a
+        header with its SHA-256 and the game's name (`gb_gym.states`), so a corrupt copy is caught."""
         if self._pyboy is None:
             raise RuntimeError("call reset() before clone_state()")
-        return self._session.save(self._pyboy)
+        return pack_state(self._session.save(self._pyboy), self.spec_game.name)
 
     def restore_state(self, state: bytes | str | os.PathLike) -> None:
         """Continue the current episode from a state made by `clone_state` (or a file holding one)."""
@@ -280,23 +283,29 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         self._needs_reset = False
 
     def _load(self, state: bytes | str | os.PathLike) -> None:
+        source = "the saved state"
         if isinstance(state, (str, os.PathLike)):
             path = Path(state)
             if not path.is_file():
                 raise FileNotFoundError(f"state file {path} does not exist")
-            state = path.read_bytes()
+            source, state = f"the state file {path}", path.read_bytes()
         if not isinstance(state, (bytes, bytearray)):
             raise TypeError(f"a state must be bytes from clone_state() or a file path, got {type(state).__name__}")
+        payload, _ = unpack_state(state, self.spec_game.name, source)  # raw PyBoy states load unchecked
         backup = self._session.save(self._pyboy)
         try:
-            self._session.load(self._pyboy, bytes(state))
+            self._session.load(self._pyboy, payload)
             self.spec_game.read(self._pyboy)
         except Exception as e:  # PyBoy raises assorted errors on bad input; keep the emulator usable
             self._session.load(self._pyboy, backup)
             raise ValueError(
-                f"could not load the saved state ({len(state)} bytes): {type(e).__name__}: {e}. It is corrupt, "
+                f"could not load {source} ({len(state)} bytes): {type(e).__name__}: {e}. It is corrupt, "
                 f"truncated, or was saved by another game or PyBoy version; save a new one with clone_state()"
             ) from e
+        # a state saved mid-press holds its buttons, and PyBoy keeps them held (PyBoy issue #170):
+        # released before the next frame, so every episode or restore starts with no button down
+        for b in PYBOY_BUTTONS:
+            self._pyboy.button_release(b)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -316,12 +325,9 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         if self._action_table is None:
             return parse_buttons(action)
         try:
-            return self._action_table[int(action)]
-        except (IndexError, TypeError, ValueError):
-            raise ValueError(
-                f"invalid action {action!r} for actions={self.actions!r}: expected an int in "
-                f"[0, {len(self._action_table) - 1}]"
-            ) from None
+            return self._action_table[discrete_index(action, len(self._action_table))]
+        except ValueError as e:
+            raise ValueError(f"{e} for actions={self.actions!r}") from None
 
     def _rgb(self) -> np.ndarray:
         return np.array(self._pyboy.screen.ndarray)[:, :, :3]

@@ -24,6 +24,16 @@ HEADER_END = 0x150
 BANK_SIZE = 0x4000
 MAX_ROM_SIZE = 8 * 1024 * 1024
 ROM_SUFFIXES = (".gb", ".gbc", ".sgb", ".bin", ".rom")
+CART_TYPE, RAM_SIZE = 0x147, 0x149
+# PyBoy 2.x's CARTRIDGE_TABLE and EXTERNAL_RAM_TABLE (pyboy/core/cartridge/cartridge.py): anything else
+# fails inside PyBoy with a bare KeyError or "Catridge type invalid".
+CART_TYPES: dict[int, str] = {
+    0x00: "ROM", 0x01: "MBC1", 0x02: "MBC1+RAM", 0x03: "MBC1+RAM+BATT", 0x05: "MBC2", 0x06: "MBC2+BATT",
+    0x08: "ROM+RAM", 0x09: "ROM+RAM+BATT", 0x0F: "MBC3+TIMER+BATT", 0x10: "MBC3+TIMER+RAM+BATT", 0x11: "MBC3",
+    0x12: "MBC3+RAM", 0x13: "MBC3+RAM+BATT", 0x19: "MBC5", 0x1A: "MBC5+RAM", 0x1B: "MBC5+RAM+BATT",
+    0x1C: "MBC5+RUMBLE", 0x1D: "MBC5+RUMBLE+RAM", 0x1E: "MBC5+RUMBLE+RAM+BATT",
+}
+RAM_SIZES = range(0x00, 0x06)
 
 
 class RomError(Exception):
@@ -65,6 +75,17 @@ def check_rom_bytes(data: bytes, source: str) -> None:
         raise RomError(
             f"{source} has a bad header checksum (0x{data[0x14D]:02X}, expected 0x{checksum:02X}): "
             "it is corrupt or not a Game Boy ROM"
+        )
+    if data[CART_TYPE] not in CART_TYPES:
+        supported = ", ".join(f"0x{t:02X} {name}" for t, name in CART_TYPES.items())
+        raise RomError(
+            f"{source} has cartridge type 0x{data[CART_TYPE]:02X} (header byte 0x147), which PyBoy cannot "
+            f"emulate; supported types: {supported}"
+        )
+    if data[RAM_SIZE] not in RAM_SIZES:
+        raise RomError(
+            f"{source} has RAM size code 0x{data[RAM_SIZE]:02X} (header byte 0x149), which PyBoy cannot "
+            "emulate (valid codes: 0x00-0x05): it is corrupt or not a Game Boy ROM"
         )
 
 
@@ -118,24 +139,29 @@ class ImportReport:
     imported: dict[str, Path] = field(default_factory=dict)  # game name -> where it was copied
     already: dict[str, Path] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file, the OS error): also in skipped
 
 
 def _candidates(src: Path):
-    """(label, bytes) of every ROM-like file under src, looking inside .zip archives too."""
+    """(label, bytes) of every ROM-like file under src, looking inside .zip archives too; bytes is None
+    for a file that is not ROM-like, an OSError for one that could not be read."""
     paths = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
     for p in paths:
-        if p.suffix.lower() == ".zip":
-            try:
-                with zipfile.ZipFile(p) as zf:
-                    for member in zf.infolist():
-                        if not member.is_dir() and member.file_size <= MAX_ROM_SIZE:
-                            yield f"{p}:{member.filename}", zf.read(member)
-            except zipfile.BadZipFile:
+        try:
+            if p.suffix.lower() == ".zip":
+                try:
+                    with zipfile.ZipFile(p) as zf:
+                        for member in zf.infolist():
+                            if not member.is_dir() and member.file_size <= MAX_ROM_SIZE:
+                                yield f"{p}:{member.filename}", zf.read(member)
+                except zipfile.BadZipFile:
+                    yield str(p), None
+            elif p.suffix.lower() in ROM_SUFFIXES and p.stat().st_size <= MAX_ROM_SIZE:
+                yield str(p), p.read_bytes()
+            else:
                 yield str(p), None
-        elif p.suffix.lower() in ROM_SUFFIXES and p.stat().st_size <= MAX_ROM_SIZE:
-            yield str(p), p.read_bytes()
-        else:
-            yield str(p), None
+        except OSError as e:  # permissions, a file vanishing mid-scan, a bad disk: skip it, go on
+            yield str(p), e
 
 
 def import_roms(src: str | os.PathLike, games: dict[str, GameSpec], dest: Path | None = None) -> ImportReport:
@@ -149,6 +175,11 @@ def import_roms(src: str | os.PathLike, games: dict[str, GameSpec], dest: Path |
     for label, data in _candidates(src):
         if data is None:
             report.skipped.append((label, "not a ROM file (by extension or size)"))
+            continue
+        if isinstance(data, OSError):
+            why = f"unreadable: {data.strerror or data}"
+            report.skipped.append((label, why))
+            report.unreadable.append((label, why))
             continue
         spec = by_hash.get(sha256(data))
         if spec is None:
