@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gb_gym.actions import BUTTONS as PRESSABLE
-from gb_gym.actions import MAX_BUTTONS, NOOP
+from gb_gym.actions import ANSWER_NAMES as BUTTONS  # the names an answer may use: gb_gym's button grammar
+from gb_gym.actions import MAX_BUTTONS
 
-BUTTONS: tuple[str, ...] = (*PRESSABLE, NOOP)  # the names an answer may use: gb_gym's button grammar
 __all__ = ["BUTTONS", "MAX_BUTTONS", "GamePrompt", "build_messages", "games", "prompt_text", "register_prompt"]
 
 

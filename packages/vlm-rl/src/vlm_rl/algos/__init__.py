@@ -1,6 +1,6 @@
 """RL algorithm core: advantage estimators and losses, registered by name with what each needs."""
 
-from . import advantages, losses  # noqa: F401  (importing registers them)
+from . import advantages, gae, losses  # noqa: F401  (importing registers them)
 from .advantages import AdvantageOutput, discounted_returns, drop_last_turns
 from .losses import ppo_clip, value_loss
 from .registry import (
