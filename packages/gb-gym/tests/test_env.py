@@ -319,3 +319,35 @@ def test_default_turn_protocol_is_gb_gym_turn():
     e = gym.make(ENV_ID, frame_skip=(4, 12), release_frames=1)
     assert (e.unwrapped.turn.frames_for(("a",)), e.unwrapped.turn.frames_for(("b",)), e.unwrapped.turn.release) == (12, 4, 1)
     e.close()
+
+
+def _episode_start(env, level, state=None):
+    """Frames, RAM (0xC000-0xDFFF) and rewards of a reset and 4 turns."""
+    opts = {"state": state} if state is not None else {"level": level}
+    obs, _ = env.reset(seed=11, options=opts)
+    frames, rewards = [obs], []
+    for a in (0, 1, 5, 0):
+        obs, r, *_ = env.step(a)
+        frames.append(obs)
+        rewards.append(r)
+    return np.stack(frames), bytes(env.unwrapped.pyboy.memory[0xC000:0xE000]), rewards
+
+
+@pytest.mark.parametrize("level", ram.LEVEL_NAMES)
+def test_a_fresh_envs_first_reset_equals_a_used_envs_reset(level):
+    used = gym.make(ENV_ID, actions="engineered")
+    used.reset(seed=0, options={"level": "1"})  # an earlier episode, on another level
+    used.step(1)
+    a = _episode_start(used, level)
+    state = used.unwrapped.clone_state()
+    fresh = gym.make(ENV_ID, actions="engineered")
+    b = _episode_start(fresh, level)
+    fresh.close()
+    assert np.array_equal(a[0], b[0]) and a[1] == b[1] and a[2] == b[2]
+    assert a[0][0, 136:].std() > 10  # the HUD rows, where a fresh PyBoy used to draw one line off
+    # the same from a saved state: its first rendered frame is the first step's
+    fresh = gym.make(ENV_ID, actions="engineered")
+    c, d = _episode_start(used, level, state), _episode_start(fresh, level, state)
+    assert np.array_equal(c[0], d[0]) and c[1] == d[1] and c[2] == d[2]
+    used.close()
+    fresh.close()

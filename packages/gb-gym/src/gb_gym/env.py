@@ -64,8 +64,17 @@ class _Session:
                 pb.set_emulation_speed(0)
             if setup is not None:
                 setup(pb)
+            self._prime_renderer(pb)
             self._pyboys[key] = pb
         return self._pyboys[key]
+
+    def _prime_renderer(self, pb: Any) -> None:
+        """PyBoy's window-layer line counter is not in save states and starts one line off until the first
+        rendered frame ends, so a fresh PyBoy's first frame drew the HUD window one line off. Render one
+        frame and undo it: every later frame is drawn as by a PyBoy that has rendered before."""
+        state = self.save(pb)
+        pb.tick(1, True)
+        self.load(pb, state)
 
     @staticmethod
     def save(pb: Any) -> bytes:
