@@ -18,6 +18,7 @@ If returns leaked over a boundary, G2 would be 2 + 0.5·4 = 4, not 2.
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -53,7 +54,7 @@ def test_all_seven_registered():
 
 
 def test_unknown_name_lists_available():
-    with pytest.raises(ValueError, match=r"unknown advantage estimator 'x'; available: grpo_outcome, .*ppo"):
+    with pytest.raises(ValueError, match=r"unknown advantage estimator 'x'; available: gae, grpo_outcome, .*ppo"):
         get_advantage("x")
 
 
@@ -266,6 +267,108 @@ def test_reinforce_pp_by_hand():
 def test_reinforce_pp_single_turn_is_zero():
     out = get_advantage("reinforce_pp")(torch.tensor([5.0]), torch.tensor([0]))
     assert out.advantages.tolist() == [0.0]
+
+
+# ---------------------------------------------------------------- GAE
+#
+# Two trajectories, gamma 0.9, lam 0.8 (gamma·lam = 0.72):
+#
+#    turn           0    1    2  | 3    4
+#    traj_id        0    0    0  | 1    1
+#    reward         1    0    2  | 3    1
+#    V(o_t)         2    1    3  | 1    2
+#    next_values    1    3  100  | 2    4      (V(o_t+1); at turn 2 a value the death must ignore,
+#    terminated     F    F    T  | F    F       at turn 4 V(final frame) of the truncated episode)
+#
+# δ_t = r_t + γ·(1 − term_t)·V'_t − V_t:
+#    δ0 = 1 + 0.9·1 − 2 = −0.1     δ1 = 0 + 0.9·3 − 1 = 1.7     δ2 = 2 + 0 − 3 = −1   (100 ignored)
+#    δ3 = 3 + 0.9·2 − 1 = 3.8      δ4 = 1 + 0.9·4 − 2 = 2.6                           (bootstrapped)
+# Â_t = δ_t + 0.72·Â_{t+1}, reset at each trajectory's end:
+#    Â2 = −1        Â1 = 1.7 + 0.72·(−1) = 0.98        Â0 = −0.1 + 0.72·0.98 = 0.6056
+#    Â4 = 2.6       Â3 = 3.8 + 0.72·2.6 = 5.672
+#    (a leak across the boundary would make Â2 = −1 + 0.72·5.672 = 3.08384)
+# returns = Â + V = [2.6056, 1.98, 2, 6.672, 4.6]
+# standardised over the batch: sum Â = 8.8576, mean 1.77152
+#    deviations −1.16592, −0.79152, −2.77152, 3.90048, 0.82848
+#    squares 1.3593694464 + 0.6265039104 + 7.6813231104 + 15.2137442304 + 0.6863791104 = 25.567319808
+#    unbiased var 25.567319808 / 4 = 6.391829952, sqrt(var + 1e-8) = 2.528206867
+#    A = deviation / 2.528206867 = [−0.461165, −0.313076, −1.096239, 1.542785, 0.327695]
+
+GAE_R = torch.tensor([1.0, 0.0, 2.0, 3.0, 1.0])
+GAE_TRAJ = torch.tensor([0, 0, 0, 1, 1])
+GAE_V = torch.tensor([2.0, 1.0, 3.0, 1.0, 2.0])
+GAE_NEXT = torch.tensor([1.0, 3.0, 100.0, 2.0, 4.0])
+GAE_TERM = torch.tensor([False, False, True, False, False])
+
+
+def test_gae_terminated_and_truncated_by_hand():
+    out = get_advantage("gae")(GAE_R, GAE_TRAJ, None, GAE_V, 0.9, terminated=GAE_TERM, next_values=GAE_NEXT, lam=0.8)
+    close(out.returns, [2.6056, 1.98, 2.0, 6.672, 4.6])
+    close(out.returns - GAE_V, [0.6056, 0.98, -1.0, 5.672, 2.6])  # Â before standardisation
+    close(out.advantages, [-0.461165, -0.313076, -1.096239, 1.542785, 0.327695])
+    assert out.keep.all()
+
+
+def test_gae_ignores_next_value_after_a_death_but_not_after_a_turn_limit():
+    # changing next_values at the terminated turn 2 changes nothing; at the truncated turn 4 it does:
+    # next 4 → 14 raises δ4 by 0.9·10 = 9, so Â4 = 11.6 and Â3 = 3.8 + 0.72·11.6 = 12.152
+    fn = get_advantage("gae")
+    kw = dict(terminated=GAE_TERM, lam=0.8)
+    base = fn(GAE_R, GAE_TRAJ, None, GAE_V, 0.9, next_values=GAE_NEXT, **kw)
+    dead = fn(GAE_R, GAE_TRAJ, None, GAE_V, 0.9, next_values=torch.tensor([1.0, 3.0, -7.0, 2.0, 4.0]), **kw)
+    assert torch.equal(dead.returns, base.returns) and torch.equal(dead.advantages, base.advantages)
+    cut = fn(GAE_R, GAE_TRAJ, None, GAE_V, 0.9, next_values=torch.tensor([1.0, 3.0, 100.0, 2.0, 14.0]), **kw)
+    close(cut.returns - GAE_V, [0.6056, 0.98, -1.0, 12.152, 11.6])
+
+
+def test_gae_lambda_one_without_truncation_is_monte_carlo():
+    # both trajectories end in a death, next_values[t] = V[t + 1] inside: the δ's telescope to G_t − V_t
+    # G (gamma 0.9): traj 0: G2 = 2, G1 = 0 + 0.9·2 = 1.8, G0 = 1 + 0.9·1.8 = 2.62; traj 1: G4 = 1, G3 = 3 + 0.9 = 3.9
+    # G − V = [0.62, 0.8, −1, 2.9, −1]
+    term = torch.tensor([False, False, True, False, True])
+    nxt = torch.tensor([1.0, 3.0, 55.0, 2.0, 66.0])  # the ends' entries are ignored
+    out = get_advantage("gae")(GAE_R, GAE_TRAJ, None, GAE_V, 0.9, terminated=term, next_values=nxt, lam=1.0)
+    close(out.returns - GAE_V, [0.62, 0.8, -1.0, 2.9, -1.0])
+    close(out.returns - GAE_V, (discounted_returns(GAE_R, GAE_TRAJ, 0.9) - GAE_V).tolist())
+    close(out.returns, [2.62, 1.8, 2.0, 3.9, 1.0])
+
+
+def test_gae_lambda_zero_is_one_step_td():
+    # lam 0: Â_t = δ_t = [−0.1, 1.7, −1, 3.8, 2.6]
+    out = get_advantage("gae")(GAE_R, GAE_TRAJ, None, GAE_V, 0.9, terminated=GAE_TERM, next_values=GAE_NEXT, lam=0.0)
+    close(out.returns - GAE_V, [-0.1, 1.7, -1.0, 3.8, 2.6])
+
+
+def test_gae_needs_values():
+    with pytest.raises(ValueError, match="values"):
+        get_advantage("gae")(GAE_R, GAE_TRAJ, None, None, 0.9, terminated=GAE_TERM, next_values=GAE_NEXT)
+
+
+def _rollout_batch(traj_id, terminated, truncated):
+    from vlm_rl.rollout import RolloutBatch
+
+    n, k = len(traj_id), int(traj_id.max()) + 1
+    return RolloutBatch(
+        turns=[None] * n, frames=np.zeros((n, 144, 160, 3), np.uint8), rewards=torch.zeros(n),
+        terminated=terminated, truncated=truncated, traj_id=traj_id, group_id=torch.zeros(n, dtype=torch.long),
+        scenes=[None] * n, final_frames=np.zeros((k, 144, 160, 3), np.uint8),
+    )
+
+
+def test_rollout_batch_next_values():
+    # values [2, 1, 3 | 1, 2], the final frames' values [100, 4]:
+    # inside a trajectory V(o_t+1) = values[t + 1]; after its last step, its final frame's value
+    # → [1, 3, 100 | 2, 4] (GAE_NEXT above). torch.roll alone would put 1 at turn 2 and 2 at turn 4.
+    batch = _rollout_batch(GAE_TRAJ, GAE_TERM, torch.tensor([False, False, False, False, True]))
+    assert batch.next_values(GAE_V, torch.tensor([100.0, 4.0])).tolist() == [1.0, 3.0, 100.0, 2.0, 4.0]
+
+
+def test_rollout_batch_next_values_with_a_one_turn_trajectory():
+    # traj [0 | 1 | 2 2 2], values [5 | 6 | 7 8 9], finals [10, 20, 30] → [10 | 20 | 8 9 30]
+    no = torch.zeros(5, dtype=torch.bool)
+    batch = _rollout_batch(torch.tensor([0, 1, 2, 2, 2]), no, no)
+    nxt = batch.next_values(torch.tensor([5.0, 6.0, 7.0, 8.0, 9.0]), torch.tensor([10.0, 20.0, 30.0]))
+    assert nxt.tolist() == [10.0, 20.0, 8.0, 9.0, 30.0]
 
 
 # ---------------------------------------------------------------- finite everywhere

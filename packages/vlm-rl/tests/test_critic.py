@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from vlm_rl.algos import value_loss
-from vlm_rl.critic import CNNCritic, CriticTrainer, explained_variance
+from vlm_rl.models.critic import CNNCritic
+from vlm_rl.update import CriticUpdate, explained_variance
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_learns_brightness_to_return_small_frames():
     torch.manual_seed(0)
     x, y, g = _brightness_data((36, 40), 64, 0)
     critic = CNNCritic(frame_hw=(36, 40))
-    trainer = CriticTrainer(critic, minibatch_size=32)
+    trainer = CriticUpdate(critic, minibatch_size=32)
     with torch.no_grad():
         before = value_loss(critic(x), y, scale=100.0).item()
     for _ in range(150):
@@ -90,7 +91,7 @@ def test_learns_brightness_to_return_game_boy_frames():
     torch.manual_seed(0)
     x, y, g = _brightness_data((144, 160), 16, 0)
     critic = CNNCritic()
-    trainer = CriticTrainer(critic, minibatch_size=16)
+    trainer = CriticUpdate(critic, minibatch_size=16)
     with torch.no_grad():
         before = value_loss(critic(x), y, scale=100.0).item()
     for _ in range(20):
@@ -100,11 +101,49 @@ def test_learns_brightness_to_return_game_boy_frames():
     assert after < before / 5
 
 
-def test_update_takes_numpy_frames_and_checks_lengths():
+def test_update_in_uneven_minibatches_by_hand():
+    # Black frames through a fresh critic: every bias is 0 (orthogonal init), so every activation is 0 and
+    # V = head bias · 100 = 0; the only non-zero gradient is the head bias's (ReLU'(0) = 0 blocks the rest).
+    # Targets y = [10, 20, 30, 40, 50] → y/100 = [0.1 … 0.5]; SmoothL1 (beta 1) = 0.5·d² here.
+    # randperm(5) with seed 0 = [4, 0, 1, 3, 2]: minibatches of 3 → {4, 0, 1} then {3, 2}.
+    # step 1: b = 0, targets [0.5, 0.1, 0.2]: loss1 = 0.5·(0.25 + 0.01 + 0.04)/3 = 0.05
+    #   grad g1 = mean(b − t) = −0.8/3 = −0.266667; Adam's first step moves b by lr·sign(g1) → b1 = 3e-4
+    # step 2: b1 = 3e-4, targets [0.4, 0.3]: loss2 = 0.25·(0.3997² + 0.2997²) = 0.25·0.24958018 = 0.062395045
+    #   grad g2 = 3e-4 − 0.35 = −0.3497
+    # value_loss = (0.05 + 0.062395045)/2 = 0.056197523   (mean of minibatch means, not over frames)
+    # grad_norm = (0.266667 + 0.3497)/2 = 0.308183
+    # explained variance: preds (reward units) 0 for frames 4, 0, 1 and 0.03 for 3, 2 (each minibatch's own
+    #   prediction before its step); residuals [10, 20, 29.97, 39.97, 50], mean 29.988, biased var
+    #   (19.988² + 9.988² + 0.018² + 9.982² + 20.012²)/5 = 999.40108/5 = 199.880216; var(y) = 1000/5 = 200
+    #   → EV = 1 − 199.880216/200 = 0.00059892
+    # Adam step 2: m = 0.09·g1 + 0.1·g2 = −0.05897, v = 0.000999·g1² + 0.001·g2² = 0.00019333,
+    #   m̂ = m/0.19 = −0.310368, v̂ = v/0.001999 = 0.0967134, b2 = b1 + 3e-4·0.310368/sqrt(0.0967134) = 5.99402e-4
     critic = CNNCritic(frame_hw=(36, 40))
-    trainer = CriticTrainer(critic, minibatch_size=3)
+    before = {k: v.clone() for k, v in critic.state_dict().items()}
+    trainer = CriticUpdate(critic, minibatch_size=3)
+    x = np.zeros((5, 36, 40, 3), dtype=np.uint8)  # numpy frames are accepted
+    y = torch.tensor([10.0, 20.0, 30.0, 40.0, 50.0])
+    m = trainer.update(x, y, generator=torch.Generator().manual_seed(0))
+    assert m["value_loss"] == pytest.approx(0.056197523, rel=1e-5)
+    assert m["grad_norm"] == pytest.approx(0.308183, rel=1e-5)
+    assert m["explained_variance"] == pytest.approx(0.00059892, abs=2e-7)
+    assert critic.head.bias.item() == pytest.approx(5.99402e-4, rel=1e-5)
+    assert int(trainer.optimizer.state[critic.head.bias]["step"]) == 2  # ceil(5/3) optimiser steps
+    after = critic.state_dict()
+    assert [k for k in before if not torch.equal(before[k], after[k])] == ["head.bias"]
+    with torch.no_grad():
+        assert critic(x).tolist() == pytest.approx([0.0599402] * 5, rel=1e-5)  # V = b2·100
+
+
+def test_update_pads_to_min_steps_and_checks_lengths():
+    # 5 frames in minibatches of 3 take 2 steps; min_steps=4 adds 2 empty ones (for processes with fewer turns)
+    critic = CNNCritic(frame_hw=(36, 40))
+    trainer = CriticUpdate(critic, minibatch_size=3)
     x = np.zeros((5, 36, 40, 3), dtype=np.uint8)
-    m = trainer.update(x, torch.arange(5.0))
+    m = trainer.update(x, torch.arange(5.0), min_steps=4)
+    assert int(trainer.optimizer.state[critic.head.bias]["step"]) == 4
     assert np.isfinite(m["value_loss"])
     with pytest.raises(ValueError, match="same length"):
         trainer.update(x, torch.arange(4.0))
+    with pytest.raises(ValueError, match="minibatch_size must be >= 1"):
+        CriticUpdate(critic, minibatch_size=0)

@@ -107,6 +107,6 @@ def test_openai_teacher_sends_text_then_image_and_the_key_only_in_the_header(ser
 
 def test_openai_teacher_errors_say_what_to_check(server):
     with pytest.raises(RuntimeError, match="HTTP 500.*model name 'broken'"):
-        OpenAITeacher(server, "broken").annotate_frame(np.zeros((144, 160, 3), np.uint8), "hopland")
+        OpenAITeacher(server, "broken", retries=0).annotate_frame(np.zeros((144, 160, 3), np.uint8), "hopland")
     with pytest.raises(RuntimeError, match="cannot reach the teacher endpoint"):
-        OpenAITeacher("http://127.0.0.1:9/v1", "m", timeout=2).annotate_frame(np.zeros((144, 160, 3), np.uint8), "hopland")
+        OpenAITeacher("http://127.0.0.1:9/v1", "m", timeout=2, retries=0).annotate_frame(np.zeros((144, 160, 3), np.uint8), "hopland")

@@ -50,18 +50,91 @@ def run(tmp_path_factory):
     return out, result
 
 
+def _whole_non_negative(values) -> bool:
+    """x-progress is a whole number of pixels beyond the start, never negative."""
+    return all(isinstance(v, (int, float)) and v >= 0 and v == int(v) for v in values)
+
+
+def _check_tables_agree(eval_dir: Path, results: dict[str, dict[str, list[float]]], episodes: int) -> None:
+    """results.json/.md/.csv and summary.txt all hold the numbers of `results` (per-episode values)."""
+    import csv
+
+    from vlm_rl.report.stats import markdown_table, mean_se, table_rows
+
+    table = json.loads((eval_dir / "results.json").read_text())
+    assert {k: v["values"] for k, v in table.items()} == results
+    for name, per in results.items():
+        for lv, values in per.items():
+            assert len(values) == episodes and _whole_non_negative(values), (name, lv, values)
+            s = mean_se(values)
+            assert table[name]["summary"][lv] == {"mean": s.mean, "se": s.se, "n": episodes}
+        # Avg.: the mean of the level means (each level weighs the same)
+        means = [mean_se(v).mean for v in per.values()]
+        assert table[name]["summary"]["Avg."]["mean"] == pytest.approx(sum(means) / len(means))
+        assert table[name]["summary"]["Avg."]["n"] == episodes * len(per)
+    md = markdown_table(results)
+    assert (eval_dir / "results.md").read_text() == md + "\n"
+    summary = (eval_dir / "summary.txt").read_text()
+    assert md in summary and f"over {episodes} episodes each" in summary
+    cols, rows = table_rows(results)
+    csv_rows = list(csv.reader((eval_dir / "results.csv").read_text().splitlines()))
+    assert [r[0] for r in csv_rows[1:]] == list(results)
+    for line, cells in zip(csv_rows[1:], rows, strict=True):
+        assert [float(x) for x in line[1:-1]] == [round(v, 4) for c in cells for v in (c.mean, c.se)]
+        assert int(line[-1]) == cells[-1].n
+
+
+def _check_perception(eval_dir: Path, labels: set[str]) -> None:
+    fidelity = json.loads((eval_dir / "perception.json").read_text())
+    assert set(fidelity) == labels
+    for f in fidelity.values():
+        if "perception_exact" in f:  # every fact right implies each fact right
+            assert f["perception_exact"] <= min(f["perception_stance"], f["perception_hazard"], f["perception_enemy"])
+
+
 def test_every_stage_writes_its_outputs(run):
     out, result = run
     assert set(result["timings"]) == {"annotate", "sft", "rl", "eval"}
+    assert json.loads((out / "timings.json").read_text()) == result["timings"]
+
+    # the dataset: DONE.json's counts are the frames and metadata lines on disk; held out = every 4th
+    # episode (annotate.heldout=0.25 → episode % 4 == 3)
     done = json.loads((out / "data" / "DONE.json").read_text())
+    for split in ("train", "test"):
+        meta = [json.loads(line) for line in (out / "data" / split / "metadata.jsonl").read_text().splitlines()]
+        assert len(meta) == done["counts"][split] == len(list((out / "data" / split).glob("*.png")))
+        assert all((m["episode"] % 4 == 3) == (split == "test") for m in meta)
     assert done["counts"]["train"] + done["counts"]["test"] == 160 and done["counts"]["test"] > 0
+
+    # SFT's report: frame counts from the dataset, steps from the schedule (hopland: 2 epochs of full
+    # batches of 8), rates over min(sft.eval_frames, held-out) = n frames are multiples of 1/n
     report = json.loads((out / "sft" / "report.json").read_text())
-    assert 0 <= report["strict_rate"] <= 1 and report["heldout_frames"] == done["counts"]["test"]
-    for name in ("results.md", "results.csv", "results.json", "perception.json", "summary.txt"):
-        assert (out / "eval" / name).is_file()
-    table = json.loads((out / "eval" / "results.json").read_text())
-    assert set(table) == {"SFT", "RL"} and all(len(v) == 2 for v in table["RL"]["values"].values())
+    assert report["heldout_frames"] == done["counts"]["test"] and report["train_frames"] == done["counts"]["train"]
+    assert report["steps"] == 2 * (done["counts"]["train"] // 8)
+    n = min(8, done["counts"]["test"])
+    for key in ("strict_rate", "lenient_rate", "teacher_agreement"):
+        assert report[key] * n == pytest.approx(round(report[key] * n)), (key, report[key])
+    assert report["strict_rate"] <= report["lenient_rate"]  # a strict answer is also a lenient one
+    actions = {k: v for k, v in report.items() if k.startswith("action/")}
+    assert report["distinct_actions"] == len(actions)
+    if actions:
+        assert sum(actions.values()) == pytest.approx(1.0)
+    # the last metrics row logs the same report
+    sft_eval = [r for r in read_metrics(out / "sft" / "metrics.jsonl") if "sft_eval/heldout_frames" in r]
+    assert len(sft_eval) == 1 and sft_eval[0]["step"] == report["steps"]
+    assert {k: sft_eval[0][f"sft_eval/{k}"] for k in report} == pytest.approx(report)
+
+    # RL: 2 steps, the sample count its last metrics row reached
+    rows = read_metrics(out / "rl" / "metrics.jsonl")
+    assert json.loads((out / "rl" / "DONE.json").read_text()) == {"steps": 2, "samples": int(rows[-1]["samples"])}
     assert (out / "rl" / "tb").is_dir() and list((out / "rl" / "tb").iterdir())
+
+    # evaluation: SFT and RL on levels 1 and 2, eval.episodes=2 each; every file holds the same numbers
+    results = json.loads((out / "eval" / "results.json").read_text())
+    assert set(results) == {"SFT", "RL"} and all(set(v["values"]) == {"1", "2"} for v in results.values())
+    _check_tables_agree(out / "eval", {k: v["values"] for k, v in results.items()}, episodes=2)
+    assert result["results"] == {k: v["values"] for k, v in results.items()}
+    _check_perception(out / "eval", {"SFT", "RL"})
 
 
 def test_the_dataset_loads_with_hugging_face_datasets(run, tmp_path):
@@ -101,7 +174,7 @@ def test_rl_changes_the_policy_and_logs_its_metrics(run):
 def test_evaluate_greedy_and_sampled_from_saved_states_and_held_out_levels(run, tmp_path):
     import gymnasium as gym
 
-    from vlm_rl.evaluate import evaluate
+    from vlm_rl.stages.evaluate import evaluate
 
     out, _ = run
     env = gym.make("GB/Hopland-v0", actions="buttons")
@@ -115,7 +188,14 @@ def test_evaluate_greedy_and_sampled_from_saved_states_and_held_out_levels(run, 
     res = evaluate(cfg)["results"]
     assert set(res) == {"SFT (sampled)", "SFT (greedy)"}
     for r in res.values():
-        assert set(r) == {"3", "state:mid4"} and all(len(v) == 2 for v in r.values())
+        assert set(r) == {"3", "state:mid4"}
+    # the files this evaluation rewrote hold its numbers: 2 episodes per level and per state
+    _check_tables_agree(out / "eval", res, episodes=2)
+    _check_perception(out / "eval", {"SFT (sampled)", "SFT (greedy)"})
+    # greedy from one saved state: the state restores the game (its RNG included), the policy is
+    # deterministic, so the two episodes (reset seeds 1000 and 1001) play the same and reach the same x
+    a, b = res["SFT (greedy)"]["state:mid4"]
+    assert a == b, res["SFT (greedy)"]
     assert (out / "eval" / "sft_greedy_best.gif").is_file() and (out / "eval" / "sft_sampled_median.gif").is_file()
 
 
@@ -130,8 +210,8 @@ def test_invalid_config_values_are_named():
         compose(FAST + ["algo=grpo_outcome", "rl.trajectories=5"])
     with pytest.raises(ConfigError, match="invalid rl.top_p=1.5"):
         compose(FAST + ["rl.top_p=1.5"])
-    with pytest.raises(ConfigError, match="unknown algo.advantage='gae'"):
-        compose(FAST + ["algo.advantage=gae"])
+    with pytest.raises(ConfigError, match="invalid algo.advantage='nope'; available: .*gae"):
+        compose(FAST + ["algo.advantage=nope"])
 
 
 def test_kirby_experiment_checks_the_rom_before_any_model(tmp_path, monkeypatch):

@@ -14,6 +14,7 @@ or with `load_split` below.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +32,17 @@ class Example:
 
 
 class DatasetWriter:
+    """Starts the dataset over: DONE.json and the split folders go first (so a killed rewrite is never taken
+    for complete, and no stale frames linger); other files under root, such as the teacher's reply cache, stay."""
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.counts = {s: 0 for s in SPLITS}
         self._files = {}
+        (self.root / "DONE.json").unlink(missing_ok=True)
         for s in SPLITS:
-            (self.root / s).mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(self.root / s, ignore_errors=True)
+            (self.root / s).mkdir(parents=True)
             self._files[s] = (self.root / s / "metadata.jsonl").open("w")
 
     def add(self, split: str, frame: np.ndarray, text: str, meta: dict) -> None:
@@ -46,9 +52,13 @@ class DatasetWriter:
         self.counts[split] += 1
 
     def close(self, info: dict) -> None:
+        self.abort()
+        (self.root / "DONE.json").write_text(json.dumps({"counts": self.counts, **info}, indent=1))
+
+    def abort(self) -> None:
+        """Close the files without marking the dataset complete."""
         for f in self._files.values():
             f.close()
-        (self.root / "DONE.json").write_text(json.dumps({"counts": self.counts, **info}, indent=1))
 
 
 def is_complete(root: str | Path) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ..checkpoint import verify_manifest, write_manifest
 from ..guards import check_parameters
 from .actor import VLMActor
 from .load import load_policy, resolve_model
@@ -59,6 +60,7 @@ def load_model(model_cfg: Any, device: str, checkpoint: str | Path | None = None
             f"{checkpoint} is not a saved vlm-rl policy (no {POLICY_META}); pass a directory written by the "
             "sft or rl stage"
         )
+    verify_manifest(checkpoint, required=False)  # policies from before manifests load with a warning
     meta = json.loads(meta_path.read_text())
     if meta["lora"]:
         from peft import PeftModel
@@ -90,6 +92,7 @@ def save_policy(model, processor, out: str | Path, base: str, extra: dict | None
     processor.save_pretrained(tmp)
     meta = {"base": base, "lora": hasattr(model, "peft_config"), **(extra or {})}
     (tmp / POLICY_META).write_text(json.dumps(meta, indent=1))
+    write_manifest(tmp)  # SHA-256 of every file, checked on load
     old = out.with_name(out.name + ".old")
     if out.exists():
         shutil.rmtree(old, ignore_errors=True)

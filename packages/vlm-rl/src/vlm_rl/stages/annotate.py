@@ -160,6 +160,15 @@ def annotate(cfg: Config, actor=None) -> Path:
     if every and not writer.counts["test"]:
         log.warning("annotate: no held-out frames (every %d-th episode is held out, and the frames ran out first); "
                     "lower annotate.max_turns or raise annotate.frames", every)
+    if not sum(writer.counts.values()):
+        writer.abort()  # not complete: a restart must not skip this stage
+        if skipped:
+            cause = (f"all {skipped} teacher replies were unparsable (no <answer> with valid buttons); check that "
+                     "the teacher model follows the prompt's format"
+                     + (f" (its raw replies are in {out / 'teacher_cache.jsonl'})" if a.teacher == "openai" else ""))
+        else:
+            cause = "no frames came from " + (f"annotate.videos {list(a.videos)}" if a.videos else "the rollouts")
+        raise RuntimeError(f"annotate: the dataset in {out} has no frames: {cause}")
     writer.close({"teacher": str(a.teacher), "policy": str(a.policy), "skipped_unparsable": skipped})
     log.info("annotate: %s train / %s held-out frames in %s (%d teacher replies unparsable)",
              writer.counts["train"], writer.counts["test"], out, skipped)
@@ -170,9 +179,14 @@ def _teacher_replies(cfg: Config, frames: list[np.ndarray]) -> Iterator[tuple[st
     """(raw text, parse) per frame from the openai endpoint or a local VLM (greedy)."""
     a, game = cfg.annotate, cfg.env.game
     if a.teacher == "openai":
-        teacher = OpenAITeacher(a.openai.base_url, a.openai.model, a.openai.api_key_env, upscale=a.openai.upscale)
+        o = a.openai
+        # the cache survives DatasetWriter's restart (it clears only the splits), so resuming is free
+        teacher = OpenAITeacher(o.base_url, o.model, o.api_key_env, upscale=o.upscale, timeout=o.timeout,
+                                retries=o.retries, backoff=o.backoff, cache=RunDir(cfg.out_dir).data / "teacher_cache.jsonl")
         with ThreadPoolExecutor(max_workers=4) as pool:
             yield from pool.map(lambda f: teacher.annotate_frame(f, game), frames)
+        log.info("annotate: %d of %d teacher replies came from the cache %s (delete it to ask again)",
+                 teacher.cache_hits, len(frames), teacher.cache)
         return
     from ..models import load_policy
 
