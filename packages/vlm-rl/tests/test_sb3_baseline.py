@@ -82,10 +82,6 @@ def test_evaluating_the_saved_model_is_reproducible(run):
                                             for v in first.values())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sb3.py EvalEvery evaluates in _on_step, inside collect_rollouts and before that rollout's train(): the "
-    "row at 256 samples is the policy trained on 128 (the one at 128 is the untrained policy), and the final "
-    "evaluation after learn() is skipped as the sample count is unchanged, so the saved model is never evaluated"))
 def test_the_last_curve_rows_are_the_saved_model(run):
     out, cfg, evaluations = run
     again = _evaluate_saved(out, cfg)

@@ -18,7 +18,7 @@ class DivergenceError(RuntimeError):
 
 def check_finite(what: str, value: float | torch.Tensor, where: str, hint: str) -> None:
     """Raise DivergenceError if `value` (a loss or a gradient norm) is NaN or infinite."""
-    v = float(value)
+    v = float(value.detach()) if torch.is_tensor(value) else float(value)
     if not math.isfinite(v):
         raise DivergenceError(
             f"{where}: the {what} is {v}: training diverged, and nothing from this step was saved. "

@@ -104,9 +104,12 @@ def train_sb3(cfg: SB3Config) -> Path:
         def _on_training_start(self) -> None:
             self._evaluate()
 
-        def _on_step(self) -> bool:
+        def _on_rollout_start(self) -> None:
+            # after the previous batch's update, so a row's policy is the one trained on its sample count
             if self.num_timesteps >= self.next:
                 self._evaluate()
+
+        def _on_step(self) -> bool:
             return True
 
     cb = EvalEvery()
