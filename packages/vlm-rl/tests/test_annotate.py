@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from vlm_rl.cli import compose
+from vlm_rl.config import ConfigError
 from vlm_rl.dataset import load_split
 from vlm_rl.stages.annotate import annotate, video_frames
 
@@ -39,6 +40,5 @@ def test_video_frames_are_spread_evenly_and_resized(tmp_path):
 
 
 def test_ram_teacher_refuses_videos(tmp_path):
-    cfg = compose(["+exp=hopland", f"out_dir={tmp_path}", "annotate.videos=[x.mp4]"])
-    with pytest.raises(ValueError, match="teacher=openai or model"):
-        annotate(cfg)
+    with pytest.raises(ConfigError, match="annotate.videos have no RAM.*teacher=openai or model"):
+        compose(["+exp=hopland", f"out_dir={tmp_path}", "annotate.videos=[x.mp4]"])  # before any work
