@@ -26,8 +26,8 @@ class ConfigError(ValueError):
     pass
 
 
-def choice(default: str, *choices: str, doc: str = "") -> Any:
-    return field(default=default, metadata={"choices": (default, *choices) if default not in choices else choices})
+def choice(default: str, *others: str) -> Any:
+    return field(default=default, metadata={"choices": (default, *others)})
 
 
 def num(default: Any, *, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:

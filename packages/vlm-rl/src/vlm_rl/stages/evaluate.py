@@ -63,11 +63,12 @@ def evaluate(cfg: Config) -> dict[str, Any]:
     results: dict[str, dict[str, list[float]]] = {}
     fidelity: dict[str, dict[str, float]] = {}
     modes = ["sampled", "greedy"] if e.decoding == "both" else [e.decoding]
+    # one pool for every policy: a reset with a seed gives the same frames on a used env as on a fresh one
+    envs = [make_env(cfg.env, ram_info=True) for _ in range(cfg.rl.envs)]
     for name in e.policies:
         model, processor, _ = load_model(cfg.model, device, checkpoint=run.policy(name))
         actor = make_actor(model, processor, cfg.env.game, cfg.model, cfg.rl)
         for mode in modes:
-            envs = [make_env(cfg.env, ram_info=True) for _ in range(cfg.rl.envs)]  # fresh, as every policy gets
             torch.manual_seed(e.seed)  # every policy samples from the same random stream, not just the same levels
             n_jobs = len(levels + list(e.states)) * e.episodes
             with tqdm(total=n_jobs, desc=f"eval {name} ({mode})", unit="episode") as bar:
@@ -75,8 +76,6 @@ def evaluate(cfg: Config) -> dict[str, Any]:
                                            greedy=mode == "greedy", states=list(e.states),
                                            format_penalty=cfg.rl.format_penalty,
                                            on_episode=lambda ep: (_compress(ep), bar.update(1)))
-            for env in envs:
-                env.close()
             label = name.upper() if name in ("base", "sft", "rl") else Path(name).name
             label += f" ({mode})" if len(modes) > 1 else ""
             results[label] = {lv: [float(ep.progress) for ep in eps] for lv, eps in per_level.items()}
@@ -91,6 +90,8 @@ def evaluate(cfg: Config) -> dict[str, Any]:
                 _gif(ranked[-1].pngs, out_dir / f"{stem}_best.gif")  # type: ignore[attr-defined]
                 _gif(ranked[len(ranked) // 2].pngs, out_dir / f"{stem}_median.gif")  # type: ignore[attr-defined]
         del model, actor
+    for env in envs:
+        env.close()
     paths = write_tables(results, out_dir, "results")
     (out_dir / "perception.json").write_text(json.dumps(fidelity, indent=1))
     table = markdown_table(results)
