@@ -1,7 +1,7 @@
 """The run folder: the only code that knows where each stage reads and writes.
 
     RUN/config.yaml  timings.json
-    RUN/data/                 annotated frames (DONE.json when complete)
+    RUN/data/                 annotated frames (DONE.json when complete), teacher_cache.jsonl
     RUN/sft/policy/  sft/ckpt/  sft/report.json (written last: SFT is done)
     RUN/rl/policy/   rl/ckpt/   rl/curve.jsonl  rl/DONE.json
     RUN/eval/results.{md,csv,json}  eval/perception.json  eval/*.gif
@@ -33,6 +33,7 @@ class RunDir:
     eval = property(lambda self: self.root / "eval")
     config = property(lambda self: self.root / "config.yaml")
     timings = property(lambda self: self.root / "timings.json")
+    teacher_cache = property(lambda self: self.data / "teacher_cache.jsonl")  # kept when annotate restarts
     sft_policy = property(lambda self: self.sft / "policy")
     rl_policy = property(lambda self: self.rl / "policy")
     sft_report = property(lambda self: self.sft / "report.json")

@@ -165,7 +165,7 @@ def annotate(cfg: Config, actor=None) -> Path:
         if skipped:
             cause = (f"all {skipped} teacher replies were unparsable (no <answer> with valid buttons); check that "
                      "the teacher model follows the prompt's format"
-                     + (f" (its raw replies are in {out / 'teacher_cache.jsonl'})" if a.teacher == "openai" else ""))
+                     + (f" (its raw replies are in {run.teacher_cache})" if a.teacher == "openai" else ""))
         else:
             cause = "no frames came from " + (f"annotate.videos {list(a.videos)}" if a.videos else "the rollouts")
         raise RuntimeError(f"annotate: the dataset in {out} has no frames: {cause}")
@@ -182,7 +182,7 @@ def _teacher_replies(cfg: Config, frames: list[np.ndarray]) -> Iterator[tuple[st
         o = a.openai
         # the cache survives DatasetWriter's restart (it clears only the splits), so resuming is free
         teacher = OpenAITeacher(o.base_url, o.model, o.api_key_env, upscale=o.upscale, timeout=o.timeout,
-                                retries=o.retries, backoff=o.backoff, cache=RunDir(cfg.out_dir).data / "teacher_cache.jsonl")
+                                retries=o.retries, backoff=o.backoff, cache=RunDir(cfg.out_dir).teacher_cache)
         with ThreadPoolExecutor(max_workers=4) as pool:
             yield from pool.map(lambda f: teacher.annotate_frame(f, game), frames)
         log.info("annotate: %d of %d teacher replies came from the cache %s (delete it to ask again)",
