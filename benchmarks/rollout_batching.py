@@ -17,15 +17,14 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
 
+from vlm_rl.config import EnvCfg  # noqa: E402
 from vlm_rl.envs import make_env  # noqa: E402
 from vlm_rl.models import load_policy  # noqa: E402
 from vlm_rl.models.actor import VLMActor  # noqa: E402
 from vlm_rl.rollout import ActorPolicy, Job, run_episodes  # noqa: E402
 
-ENV = OmegaConf.create({"game": "hopland", "levels": ["1"], "reward_scale": 10.0, "reward_per": "turn",
-                        "death_penalty": 0.0, "terminate_on": "game_over", "frame_skip": [5, 15], "rom_path": None})
+ENV = EnvCfg(game="hopland", levels=["1"], terminate_on="game_over")
 
 
 def play(actor: VLMActor, n_envs: int, turns: int) -> float:
