@@ -73,6 +73,23 @@ TINY_CONFIGS["smolvlm-256m-shape"] = copy.deepcopy(TINY_CONFIGS["idefics3"]) | {
     "pad_vocab_to": 49280,
 }
 
+# Qwen3-VL-2B-Instruct's published shape (ViT depth 24 + a 28-layer 2048-wide LM with tied embeddings), with random
+# weights, saved in bf16: for the GPU acceptance check, never for training. Frames up to the paper's x8 upscale.
+TINY_CONFIGS["qwen3-vl-2b-shape"] = copy.deepcopy(TINY_CONFIGS["qwen3_vl"]) | {
+    "builder": "qwen3_vl",
+    "vision": {"depth": 24, "hidden_size": 1024, "intermediate_size": 4096, "num_heads": 16, "patch_size": 16,
+               "spatial_merge_size": 2, "temporal_patch_size": 2, "num_position_embeddings": 2304,
+               "deepstack_visual_indexes": [5, 11, 17]},
+    "text": {"hidden_size": 2048, "intermediate_size": 6144, "num_hidden_layers": 28, "num_attention_heads": 16,
+             "num_key_value_heads": 8, "head_dim": 128, "max_position_embeddings": 32768,
+             "rope_parameters": {"rope_type": "default", "rope_theta": 5000000.0,
+                                 "mrope_section": [24, 20, 20], "mrope_interleaved": True}},
+    "max_pixels": 1600 * 32 * 32,
+    "pad_vocab_to": 151936,
+    "tie_word_embeddings": True,
+    "save_dtype": "bfloat16",
+}
+
 # SmolVLM-Instruct's template, plus string content (convenient for SFT targets).
 IDEFICS3_CHAT_TEMPLATE = (
     "<|im_start|>{% for message in messages %}{{ message['role'] | capitalize }}"
@@ -175,7 +192,7 @@ def _build_qwen3_vl(spec: dict, tokenizer):
                 pad_token_id=ids["pad"])
     token = tokenizer.convert_tokens_to_ids
     config = Qwen3VLConfig(
-        vision_config=vision, text_config=text, tie_word_embeddings=False,
+        vision_config=vision, text_config=text, tie_word_embeddings=spec.get("tie_word_embeddings", False),
         image_token_id=token("<|image_pad|>"), video_token_id=token("<|video_pad|>"),
         vision_start_token_id=token("<|vision_start|>"), vision_end_token_id=token("<|vision_end|>"),
     )
@@ -201,6 +218,8 @@ def build_tiny_model(out_dir: str | os.PathLike, family: str = "idefics3", seed:
     model.generation_config.bos_token_id = ids["bos"]
     model.generation_config.eos_token_id = ids["eos"]
     model.generation_config.pad_token_id = ids["pad"]
+    if spec.get("save_dtype"):
+        model.to(getattr(torch, spec["save_dtype"]))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

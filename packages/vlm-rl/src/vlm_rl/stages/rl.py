@@ -159,6 +159,8 @@ class Trainer:
             "samples": float(self.samples),
             **{f"curriculum/{lv}": w for lv, w in self.curriculum.weights.items()},
         })
+        if self.device.startswith("cuda"):
+            metrics["mem/peak_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
         return metrics
 
     def evaluate_curve(self) -> None:
