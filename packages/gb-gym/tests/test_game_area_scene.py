@@ -72,6 +72,11 @@ MARIO_CASES = {
         (2,) * 16, (Enemy(dx=24, dy=8),), True, (("a", "right"), "enemy 24 px ahead: jump right"),
         {"stance": "ground", "hazard": "no hazard", "enemy": "enemy near"},
     ),
+    "enemy just out of reach": (
+        "....MM..............\n....MM...g..........\n" + GROUND,
+        (2,) * 16, (Enemy(dx=40, dy=8),), True, (("b", "right"), "clear ground: run right"),
+        {"stance": "ground", "hazard": "no hazard", "enemy": "enemy ahead"},
+    ),
     "in the air over a pit": (
         "....MM..............\n....MM..............\n....................\n" + "##.......###########\n" * 2,
         (0, 0, 0, 0, 0) + (2,) * 11, (), False, (("right",), "in the air: keep holding right"),
@@ -141,7 +146,12 @@ CASES = [("mario", mario_gb, c, MARIO_CASES[c]) for c in MARIO_CASES] + [
 @pytest.mark.parametrize(("game", "make", "case", "want"), CASES, ids=[f"{g}: {c}" for g, _, c, _ in CASES])
 def test_the_scenes_speak_the_perception_vocabulary(game, make, case, want):
     perception = pytest.importorskip("vlm_rl.perception", reason="the perception vocabulary is vlm-rl's")
-    assert perception.scene_facts(get_spec(game).scene(make(want[0]))) == want[5]
+    facts = perception.scene_facts(get_spec(game).scene(make(want[0])))
+    assert facts == want[5]
+    # the rule player jumps exactly when perception calls something near, so the RAM teacher's
+    # reasoning ("pit near: jump right", "clear: run right") never contradicts itself
+    near = facts["stance"] == "ground" and (facts["hazard"].endswith("near") or facts["enemy"] == "enemy near")
+    assert (want[4][0] == ("a", "right")) == near
 
 
 def test_both_games_have_a_ram_teacher():

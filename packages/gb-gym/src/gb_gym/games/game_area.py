@@ -22,7 +22,7 @@ from ..spec import Enemy, Scene
 TILE = 8  # px per cell
 EMPTY, SOLID, ENEMY, PLAYER = 0, 1, 2, 3  # the kinds of cell
 TERRAIN_COLUMNS = 16  # columns of terrain from the player's, where the screen has them (as Hopland's RAM)
-REACH = 4  # the rule player jumps at trouble this many columns or fewer ahead (perception's "near")
+REACH = 4  # the rule player jumps at trouble this many columns or fewer ahead: vlm_rl.perception's "near"
 
 Buttons = tuple[str, ...]
 JUMP: Buttons = ("a", "right")
@@ -126,7 +126,7 @@ def _trouble(scene: Scene) -> tuple[int, str] | None:
             found.append((i, f"{terrain[i] - here}-tile wall {i} tile{'s' if i > 1 else ''} ahead"))
             break
         here = terrain[i]
-    ahead = [e for e in scene.enemies if 0 <= e.dx <= REACH * TILE]
+    ahead = [e for e in scene.enemies if e.dx >= 0 and e.dx // TILE <= REACH]
     if ahead:
         e = min(ahead, key=lambda e: e.dx)
         found.append((e.dx // TILE, f"{e.kind} {e.dx} px ahead"))
