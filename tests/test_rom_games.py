@@ -67,3 +67,27 @@ def test_mario_levels_start_where_asked():
         _, info = env.reset(seed=0, options={"level": level})
         assert info["level"] == level
     env.close()
+
+
+@pytest.mark.rom
+@pytest.mark.parametrize("game", GAMES)
+def test_the_ram_teachers_scene_and_rule_player_on_the_real_game(game):
+    """The game-area scene (never run on the real games where it was written): after a few idle turns at the
+    level start the player stands on ground that the terrain shows, and the rule player makes progress."""
+    env = _env_or_skip(game, actions="buttons", ram_info=True)
+    _, info = env.reset(seed=0)
+    for _ in range(10):
+        _, _, term, trunc, info = env.step(["noop"])
+        assert not (term or trunc)
+    scene = info["scene"]
+    assert scene.on_ground, f"standing at the level start, the scene says in the air: {scene}"
+    assert scene.terrain and scene.terrain[0] > 0, f"no ground under the player in the scene's terrain: {scene}"
+    x0 = info["x_progress"]
+    for _ in range(40):
+        buttons, reason = info["scripted"]
+        assert reason, info["scripted"]
+        _, _, term, trunc, info = env.step(list(buttons) or ["noop"])
+        if term or trunc:
+            break
+    assert info["max_x"] > x0 + 50, f"the rule player barely moved ({x0} -> {info['max_x']})"
+    env.close()

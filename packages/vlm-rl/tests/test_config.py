@@ -72,6 +72,22 @@ def test_cross_field_rules_name_both_keys():
         compose(BASE + ["annotate.teacher=openai"])
 
 
+@pytest.mark.parametrize("game", ["mario", "kirby"])
+def test_the_ram_teacher_composes_for_the_commercial_games(game):
+    cfg = compose([f"+exp={game}", "stages=[annotate]", "annotate.teacher=ram"])
+    assert (cfg.env.game, cfg.stages, cfg.annotate.teacher) == (game, ["annotate"], "ram")
+
+
+def test_the_ram_teacher_is_refused_for_a_game_without_a_scene(monkeypatch):
+    import gb_gym
+    from gb_gym.spec import GameSpec
+
+    monkeypatch.setattr(type(gb_gym.get_spec("kirby")), "scene", GameSpec.scene)  # as before it had one
+    with pytest.raises(ConfigError, match="annotate.teacher=ram needs a RAM scene.*Kirby's Dream Land"):
+        compose(["+exp=kirby", "stages=[annotate]", "annotate.teacher=ram"])
+    compose(["+exp=kirby", "stages=[sft]", "annotate.teacher=ram"])  # no annotate stage: nothing to refuse
+
+
 def test_a_typo_gets_the_nearest_key():
     with pytest.raises(ConfigError, match=r"unknown config key 'rl.stepz'.*did you mean rl.steps\?"):
         check_overrides(["+rl.stepz=3"])

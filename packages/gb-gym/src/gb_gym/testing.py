@@ -21,6 +21,14 @@ class _FakeScreen:
         return [(x, 0) for x in self.scx_by_line]
 
 
+@dataclass
+class _FakeGameWrapper:
+    area: np.ndarray = field(default_factory=lambda: np.zeros((16, 20), np.uint32))
+
+    def game_area(self) -> np.ndarray:
+        return self.area.copy()
+
+
 class FakeMemory:
     def __init__(self) -> None:
         self.data = bytearray(0x10000)
@@ -34,11 +42,13 @@ class FakeMemory:
 
 @dataclass
 class FakeGameBoy:
-    """`memory[addr]`, `screen` (`tilemap_position_list`, a blank `ndarray`), and ticks and buttons that
-    only count: as much of PyBoy as the specs read and the env's `step` drives."""
+    """`memory[addr]`, `screen` (`tilemap_position_list`, a blank `ndarray`), `game_wrapper.game_area()`
+    (set `game_wrapper.area`), and ticks and buttons that only count: as much of PyBoy as the specs read
+    and the env's `step` drives."""
 
     memory: FakeMemory = field(default_factory=FakeMemory)
     screen: _FakeScreen = field(default_factory=_FakeScreen)
+    game_wrapper: _FakeGameWrapper = field(default_factory=_FakeGameWrapper)
     frames: int = 0
     held: set[str] = field(default_factory=set)
 

@@ -318,11 +318,12 @@ def check(cfg: Config) -> Config:
         raise ConfigError(f"invalid env.frame_skip={cfg.env.frame_skip}: expected [frames, jump_frames], both >= 1")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"invalid device={cfg.device!r}: choose auto, cpu, cuda or cuda:N")
-    _check_levels(cfg)
+    _check_game(cfg)
     return cfg
 
 
-def _check_levels(cfg: Config) -> None:
+def _check_game(cfg: Config) -> None:
+    """The game's levels, and that it has what annotate.teacher=ram needs."""
     import gb_gym
 
     try:
@@ -334,6 +335,10 @@ def _check_levels(cfg: Config) -> None:
         bad = [lv for lv in levels if lv not in spec.levels]
         if bad:
             raise ConfigError(f"invalid {key}={bad}: {spec.display_name} has levels {', '.join(spec.levels)}")
+    ram_teacher = "annotate" in cfg.stages and cfg.annotate.teacher == "ram"
+    if ram_teacher and not (spec.has_scene and spec.has_scripted_player):
+        raise ConfigError(f"annotate.teacher=ram needs a RAM scene and a scripted player, which {spec.display_name} "
+                          "lacks: set annotate.teacher=openai or model")
 
 
 def check_sb3(cfg: SB3Config) -> SB3Config:

@@ -1,10 +1,19 @@
-"""Super Mario Land (1989). RAM map from PyBoy's game wrapper and public RAM maps."""
+"""Super Mario Land (1989). RAM map from PyBoy's game wrapper and public RAM maps.
+
+The `Scene` is read from PyBoy's `game_area()` tile matrix (see `game_area`), with PyBoy's own
+tile table for the game (`GameWrapperSuperMarioLand.mapping_minimal`: Mario, bonus, solid, enemy).
+NOT RUN on the real game here (no ROM): tested on hand-made matrices only.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..spec import GameBoyLike, GameSpec, GameState, RomInfo
+import numpy as np
+from pyboy.plugins.game_wrapper_super_mario_land import GameWrapperSuperMarioLand
+
+from ..spec import GameBoyLike, GameSpec, GameState, RomInfo, Scene
+from . import game_area as ga
 
 WORLD_LEVEL = 0xFFB4  # high nibble world, low nibble level
 LIVES = 0xDA15  # BCD
@@ -14,10 +23,26 @@ GAME_OVER = 0xC0A4  # == 0x39 on the game-over screen
 DEATH_TIMER = 0xFFA6  # > 0x80 while the death animation plays
 PROGRESS_SCANLINE = 16  # the HUD scrolls separately; the playfield's SCX is read below it
 LEVELS = tuple(f"{w}-{lv}" for w in range(1, 5) for lv in range(1, 4))
+AREA_TOP = 16  # px: PyBoy's Mario game area starts below the two HUD rows
+RUN = ("b", "right")
+
+# PyBoy's minimal classes (0 empty, 1 Mario, 2 coin/mushroom/..., 3 solid, 4 enemy) as game-area kinds;
+# bonuses are walked through, so they read as empty
+_KIND_OF_CLASS = np.array([ga.EMPTY, ga.PLAYER, ga.EMPTY, ga.SOLID, ga.ENEMY])
+KIND_OF_TILE = _KIND_OF_CLASS[GameWrapperSuperMarioLand.mapping_minimal]
 
 
 def bcd(value: int) -> int:
     return (value >> 4) * 10 + (value & 0x0F)
+
+
+def area_kinds(area: np.ndarray) -> np.ndarray:
+    """Kinds of the cells of a raw `game_area()` (PyBoy's default one-to-one tile mapping)."""
+    area = np.asarray(area)
+    if area.size and area.max() >= len(KIND_OF_TILE):
+        raise ValueError(f"tile id {area.max()} is not a Game Boy tile: pass game_area() with PyBoy's default "
+                         "mapping (do not set game_area_mapping)")
+    return KIND_OF_TILE[area]
 
 
 def playfield_scx(gb: GameBoyLike) -> int:
@@ -62,3 +87,23 @@ class SuperMarioLand(GameSpec):
     def level_complete(self, prev: GameState, now: GameState) -> bool:
         # no RAM flag: the world/level byte moving on (not into game over) is the level's end
         return now.level_complete or (now.level != prev.level and not now.game_over)
+
+    def scene(self, gb: GameBoyLike) -> Scene:
+        st = self.read(gb)
+        kinds = area_kinds(gb.game_wrapper.game_area())
+        player = ga.find_player(kinds)
+        base = dict(game=self.name, level=st.level, lives=st.lives, x_progress=st.x_progress)
+        if player is None:  # Mario off screen (between lives, in a pipe): nothing to describe
+            return Scene(**base, player_y=0, on_ground=False)
+        facts = ga.area_facts(kinds, player)
+        return Scene(**base, player_y=AREA_TOP + facts.player_y, on_ground=facts.on_ground,
+                     enemies=facts.enemies, terrain=facts.terrain)
+
+    def scripted_decision(self, gb: GameBoyLike) -> tuple[tuple[str, ...], str]:
+        st = self.read(gb)
+        if st.dying or st.game_over:
+            return ga.NOOP, "not playing: wait"
+        scene = self.scene(gb)
+        if scene.terrain is None:
+            return ga.NOOP, "Mario is not on screen: wait"
+        return ga.rule_decision(scene, RUN)
