@@ -9,6 +9,7 @@ complete are compared with the bytes the finder picks at the spec's own event tu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def eval_formula(rec: Recording, formula: str) -> np.ndarray:
 def spec_series(rec: Recording, spec: GameSpec) -> dict[str, np.ndarray]:
     """The spec's `read` on every row, with level complete decided as the env decides it."""
     states = [spec.read(RecordedGameBoy(rec, t)) for t in range(len(rec.ram))]
-    complete = [states[0].level_complete] + [spec.level_complete(a, b) for a, b in zip(states, states[1:])]
+    complete = [states[0].level_complete] + [spec.level_complete(a, b) for a, b in pairwise(states)]
     return {
         "x": np.array([s.x_progress for s in states]),
         "lives": np.array([s.lives for s in states]),

@@ -50,21 +50,25 @@ class Findings:
 
 
 def motion_scores(series: np.ndarray, motion: np.ndarray, max_step: int = MAX_STEP) -> tuple[np.ndarray, dict]:
-    """Score in [-1, 1] per column: the mean sign of its change on right turns, and minus that on
-    left turns (averaged with it when there are any), less the share of jumps."""
+    """Score in [-1, 1] per column: on right turns the share that rose less the share that fell or
+    jumped, the same with the directions swapped on left turns, averaged; jumps on other turns
+    count against it too."""
     d = np.diff(series, axis=0)
     jump = np.abs(d) > max_step
     s = np.sign(d) * ~jump
-    right, left = motion > 0, motion < 0
-    stats = {
+    right, left, other = motion > 0, motion < 0, motion == 0
+    st = {
         "up_r": (s[right] > 0).sum(0), "down_r": (s[right] < 0).sum(0), "n_r": int(right.sum()),
         "down_l": (s[left] < 0).sum(0), "up_l": (s[left] > 0).sum(0), "n_l": int(left.sum()),
         "jumps": jump.sum(0),
     }
-    score = s[right].mean(0) if right.any() else np.zeros(series.shape[1])
-    if left.any():
-        score = (score - s[left].mean(0)) / 2
-    return score - stats["jumps"] / max(1, right.sum() + left.sum()), stats
+    score = (st["up_r"] - st["down_r"] - jump[right].sum(0)) / max(1, st["n_r"])
+    if st["n_l"]:
+        score = (score + (st["down_l"] - st["up_l"] - jump[left].sum(0)) / st["n_l"]) / 2
+    return score - jump[other].sum(0) / max(1, st["n_r"] + st["n_l"]), st
+
+
+KIND_ORDER = {"u16le": 0, "u16be": 1, "page": 2, "u8": 3}  # on a tie, the wider reading (a byte may not have wrapped yet)
 
 
 def _dedupe(cands: list[Candidate], series: dict[int, np.ndarray], top: int) -> list[Candidate]:
@@ -109,7 +113,7 @@ def find_x_progress(rec: Recording, max_step: int = MAX_STEP, top: int = TOP) ->
                 f"{st['down_l'][i]}/{st['n_l']}, up {st['up_l'][i]}; {st['jumps'][i]} jumps{where}; "
                 f"values {series[:, i].min()}..{series[:, i].max()}")
 
-    keys = [(-round(float(v), 6),) for v in score]
+    keys = [(-round(float(score[i]), 6), int(st["jumps"][i]), KIND_ORDER[v.kind]) for i, v in enumerate(values)]
     best = _ranked(values, series, keys, evidence, top, scores=score)
     best = [c for c in best if c.score > 0]
     resets: np.ndarray = np.zeros(0, np.int64)
@@ -134,7 +138,7 @@ def find_counters(rec: Recording, top: int = TOP) -> list[Candidate]:
     keep = share >= 0.9
     idx = np.flatnonzero(keep)
     return _ranked([values[i] for i in idx], series[:, idx], [(-share[i],) for i in idx],
-                   lambda k: evidence(idx[k]), top, scores=share[idx])
+                   lambda k: evidence(idx[k]), top)
 
 
 def _windows(turns: list[int], window: int, n: int) -> np.ndarray:

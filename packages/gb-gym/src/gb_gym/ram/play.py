@@ -72,7 +72,7 @@ class Recorder:
         mem = self.pb.memory
         self.rows["ram"].append(np.concatenate([np.asarray(mem[a:b], np.uint8) for a, b in self.regions]))
         self.rows["frames"].append(np.array(self.pb.screen.ndarray)[:, :, :3])
-        self.rows["scroll"].append(np.asarray(self.pb.screen.tilemap_position_list, np.uint8))
+        self.rows["scroll"].append(np.asarray(self.pb.screen.tilemap_position_list, np.int16))
         self.rows["buttons"].append("+".join(sorted(buttons)))
         self.rows["turn_frames"].append(frames)
 
@@ -167,11 +167,12 @@ def record(
         if not interactive:
             pb.set_emulation_speed(0)
         bot, close = None, lambda: pb.stop(save=False)
+    title = pb.cartridge_title
     try:
         recorder = record_keyboard(pb, max_turns) if interactive else record_script(pb, items, bot)
     finally:
         close()
-    meta = {"game": game, "rom": rom, "level": level, "seed": seed,
+    meta = {"game": game, "rom": rom, "title": title, "level": level, "seed": seed,
             "played": "interactive" if interactive else script, "turn": dataclasses.asdict(TURN)}
     return recorder.recording(meta)
 

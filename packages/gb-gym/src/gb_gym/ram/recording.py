@@ -6,7 +6,7 @@ Arrays (row 0 is the first playable frame, row t the state after turn t):
 - `regions` int64 (R, 2): [start, end) address ranges; by default WRAM 0xC000-0xDFFF and
   0xFF00-0xFFFF (I/O registers such as SCX 0xFF43, and HRAM)
 - `frames`  uint8 (T+1, 144, 160, 3): the screen after the turn
-- `scroll`  uint8 (T+1, 144, 4): (SCX, SCY, WX, WY) of every screen line, PyBoy's
+- `scroll`  int16 (T+1, 144, 4): (SCX, SCY, window x, window y) of every screen line, PyBoy's
   `screen.tilemap_position_list` (games that scroll mid-frame, such as Super Mario Land)
 - `buttons` str (T+1,): the turn's buttons joined by "+" ("" for none; row 0 is "")
 - `turn_frames` int64 (T+1,): frames the turn lasted (0 for row 0)
