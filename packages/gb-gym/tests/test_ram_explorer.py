@@ -84,7 +84,7 @@ def test_check_passes_the_hopland_spec_and_flags_wrong_formulas(play):
     assert ok.problems == [], ok.lines
     assert any("equals it" in line for line in ok.lines)
     low_byte = check_spec(rec, formula="mem[0xC004]")  # wraps at 256 px: jumps nowhere near a death
-    assert any("jumps away" in p for p in low_byte.problems)
+    assert any("jumps where no death" in p for p in low_byte.problems)
     camera = check_spec(rec, formula="mem[0xC00C] | mem[0xC00D] << 8")  # the camera never moves left
     assert any("follows the motion worse than 0xC004 u16le" in p for p in camera.problems)
 

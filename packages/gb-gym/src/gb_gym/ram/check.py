@@ -2,7 +2,7 @@
 
 The spec's `read` runs on every recorded row (the RAM is replayed, not the game). Its x-progress
 must rise on right turns and fall on left turns like the finder's candidates do, and it may jump
-only where the spec's own signals say a life was lost or a level changed. Its lives and level
+only in the turns after a death or a level completion: the spec's own, or those the user marked. Its lives and level
 complete are compared with the bytes the finder picks at the spec's own event turns.
 """
 
@@ -14,7 +14,7 @@ from itertools import pairwise
 import numpy as np
 
 from ..spec import GameSpec
-from .find import MAX_STEP, find_flags, find_lives, find_x_progress, motion_scores
+from .find import EVENT_SPAN, MAX_STEP, find_flags, find_lives, find_x_progress, motion_scores
 from .recording import RecordedGameBoy, RecordedMemory, Recording
 
 FALLS_ALLOWED = 0.02  # share of settled right turns on which x-progress may fall (a bump, a knock-back)
@@ -79,7 +79,7 @@ def check_x(rec: Recording, x: np.ndarray, name: str, events: list[int], out: Ch
     settled = np.flatnonzero((motion > 0) & np.r_[False, motion[:-1] > 0])  # right after right: no momentum left
     falls = [int(i) + 1 for i in settled if -max_step <= d[i] < 0]
     jumps = np.flatnonzero(np.abs(d) > max_step) + 1
-    unexplained = [int(t) for t in jumps if not any(abs(t - e) <= window for e in events)]
+    unexplained = [int(t) for t in jumps if not any(-window <= t - e <= EVENT_SPAN for e in events)]
     out.say(f"{name}: motion score {score[0]:.3f}; right turns: up {st['up_r'][0]}/{st['n_r']}, down "
             f"{st['down_r'][0]}; left turns: down {st['down_l'][0]}/{st['n_l']}, up {st['up_l'][0]}; "
             f"{len(jumps)} jumps (turns {_turns(jumps)})")
@@ -88,7 +88,7 @@ def check_x(rec: Recording, x: np.ndarray, name: str, events: list[int], out: Ch
         out.problem(f"{name} falls on {len(falls)} of {len(settled)} turns that held RIGHT after RIGHT ({steps})")
     if unexplained:
         steps = ", ".join(f"turn {t}: {x[t - 1]} -> {x[t]}" for t in unexplained[:6])
-        out.problem(f"{name} jumps away from every death and level change (the spec's, or --deaths / --levels) ({steps})")
+        out.problem(f"{name} jumps where no death or level completion precedes it (the spec's, or --deaths / --levels) ({steps})")
     best, _ = find_x_progress(rec, max_step, top=1)
     if best:
         b = best[0]

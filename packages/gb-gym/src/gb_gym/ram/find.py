@@ -24,7 +24,7 @@ from .recording import Recording
 from .series import Value, byte_values, pair_values, wrap8
 
 MAX_STEP = 64  # largest plausible change of x-progress in one turn (a 15-frame turn at 4 px/frame)
-LEVEL_DELAY = 60  # turns after a level completion within which the level number moves on
+EVENT_SPAN = 60  # turns after a death or level completion within which the game restarts (5 s of 5-frame turns)
 TOP = 5
 MAX_OTHER_LIVES_CHANGES = 3  # a lives byte may also move at an extra life or a new game
 
@@ -213,7 +213,7 @@ def find_level_number(rec: Recording, levels: list[int], top: int = TOP) -> list
     d = np.diff(series, axis=0)
     after = np.zeros(len(d), bool)
     for t in levels:
-        after[max(0, t - 1): t + LEVEL_DELAY] = True
+        after[max(0, t - 1): t + EVENT_SPAN] = True
     rises = ((d == 1) & after[:, None]).sum(0)
     other = ((d != 0) & ~((d == 1) & after[:, None])).sum(0)
     idx = np.flatnonzero((rises == len(levels)) & (other == 0))
