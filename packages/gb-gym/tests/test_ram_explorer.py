@@ -152,20 +152,28 @@ def test_a_damaged_recording_is_refused(tmp_path):
         Recording.load(bad)
 
 
-def _kirby_like(scx_offset: int) -> Recording:
-    """Synthetic Kirby RAM: the world x rises 3 px a turn holding RIGHT; the coarse scroll block is
-    x // 16 and SCX holds x + `scx_offset` (the game's own relation, which the spec assumes is +7)."""
-    turns = 120
-    x = 40 + 3 * np.arange(turns + 1)
+TURNS = 120
+WORLD_X = 40 + 3 * np.arange(TURNS + 1)  # synthetic play: 3 px a turn, RIGHT held
+
+
+def _synthetic(values: dict[int, np.ndarray]) -> Recording:
+    turns = TURNS
     rec = Recording(
         ram=np.zeros((turns + 1, 0x2100), np.uint8), regions=np.array([[0xC000, 0xE000], [0xFF00, 0x10000]]),
         frames=np.zeros((turns + 1, 1, 1, 3), np.uint8), scroll=np.zeros((turns + 1, 144, 4), np.int16),
         buttons=np.array([""] + ["right"] * turns), turn_frames=np.array([0] + [5] * turns),
     )
-    for addr, values in ((0xD053, x // 16), (0xFF43, (x + scx_offset) % 256), (0xD05C, np.full_like(x, 72)),
-                         (0xD086, np.full_like(x, 6)), (0xD089, np.full_like(x, 5))):
-        rec.ram[:, rec.column(addr)] = values
+    for addr, series in values.items():
+        rec.ram[:, rec.column(addr)] = series
     return rec
+
+
+def _kirby_like(scx_offset: int) -> Recording:
+    """Synthetic Kirby RAM: the coarse scroll block is x // 16 and SCX holds x + `scx_offset` (the
+    game's own relation, which the spec assumes is +7); Kirby stays at x 72 on screen."""
+    x = WORLD_X
+    return _synthetic({0xD053: x // 16, 0xFF43: (x + scx_offset) % 256, 0xD05C: np.full_like(x, 72),
+                       0xD086: np.full_like(x, 6), 0xD089: np.full_like(x, 5)})
 
 
 def test_check_catches_a_misaligned_coarse_and_fine_scroll_formula():
@@ -187,3 +195,17 @@ def test_a_bare_rom_is_recorded_from_power_on():
     assert rec.meta["game"] is None and rec.meta["title"] == "HOPLAND" and rec.turns == 34
     x = ram.x_progress(RecordedGameBoy(rec, rec.turns).memory)
     assert rec.ram[-1, rec.column(ram.STATE)] == ram.STATE_PLAYING and x > ram.LEVEL_START_X + 20
+
+
+def test_mario_is_checked_with_the_recorded_per_line_scroll():
+    """Super Mario Land's spec reads the playfield's SCX from line 16 of `screen.tilemap_position_list`,
+    which the recording keeps; the HUD lines above do not scroll."""
+    from gb_gym.games.mario import PROGRESS_SCANLINE, SuperMarioLand
+    from gb_gym.ram.check import spec_series
+
+    x = WORLD_X
+    rec = _synthetic({0xC0AB: x // 16, 0xC202: np.full_like(x, 60), 0xDA15: np.full_like(x, 0x03),
+                      0xFFB4: np.full_like(x, 0x11)})
+    rec.scroll[:, PROGRESS_SCANLINE:, 0] = ((x + 7) % 256)[:, None]
+    assert np.array_equal(spec_series(rec, SuperMarioLand())["x"], x + 60)
+    assert check_spec(rec, SuperMarioLand()).problems == []

@@ -37,7 +37,7 @@ def eval_formula(rec: Recording, formula: str) -> np.ndarray:
     """`formula` is a Python expression over `mem[ADDR]` (each an int64 series), e.g.
     "mem[0xD053] * 16 + (mem[0xFF43] - 7) % 16 + mem[0xD05C]"."""
     try:
-        value = eval(formula, {"__builtins__": {}}, {"mem": RecordedMemory(rec), "abs": abs})  # noqa: S307
+        value = eval(formula, {"__builtins__": {}}, {"mem": RecordedMemory(rec), "abs": abs})
     except ValueError as e:  # an address the recording does not have
         raise ValueError(f"--formula {formula!r}: {e}") from None
     except Exception as e:
@@ -83,6 +83,10 @@ def check_x(rec: Recording, x: np.ndarray, name: str, events: list[int], out: Ch
     out.say(f"{name}: motion score {score[0]:.3f}; right turns: up {st['up_r'][0]}/{st['n_r']}, down "
             f"{st['down_r'][0]}; left turns: down {st['down_l'][0]}/{st['n_l']}, up {st['up_l'][0]}; "
             f"{len(jumps)} jumps (turns {_turns(jumps)})")
+    steps = d[settled][np.abs(d[settled]) <= max_step]
+    if len(steps):
+        out.say(f"  steps on turns that held RIGHT after RIGHT: median {np.median(steps):g}, range {steps.min()}.."
+                f"{steps.max()} (compare with how far the player moves on screen in a turn)")
     if len(falls) > FALLS_ALLOWED * max(1, len(settled)):
         steps = ", ".join(f"turn {t}: {x[t - 1]} -> {x[t]}" for t in falls[:6])
         out.problem(f"{name} falls on {len(falls)} of {len(settled)} turns that held RIGHT after RIGHT ({steps})")
