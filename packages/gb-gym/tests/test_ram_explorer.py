@@ -209,3 +209,14 @@ def test_mario_is_checked_with_the_recorded_per_line_scroll():
     rec.scroll[:, PROGRESS_SCANLINE:, 0] = ((x + 7) % 256)[:, None]
     assert np.array_equal(spec_series(rec, SuperMarioLand())["x"], x + 60)
     assert check_spec(rec, SuperMarioLand()).problems == []
+
+
+def test_lives_counted_in_bcd_are_found():
+    """10 lives in BCD is 0x10; losing one makes it 0x09, a byte step of -7."""
+    from gb_gym.ram.find import find_lives
+
+    lives = np.where(np.arange(TURNS + 1) < 50, 0x10, 0x09)
+    decoy = np.where(np.arange(TURNS + 1) < 50, 5, 4) + (np.arange(TURNS + 1) > 90)  # also moves elsewhere
+    rec = _synthetic({0xDA15: lives, 0xC100: decoy, 0xC101: decoy, 0xC102: decoy, 0xC103: decoy})
+    found = find_lives(rec, deaths=[51], window=3)
+    assert [c.value.addrs for c in found][:1] == [(0xDA15,)]

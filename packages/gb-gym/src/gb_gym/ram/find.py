@@ -5,7 +5,7 @@
   jumps (a respawn, a new level, a byte wrapping), left out of the vote and counted against.
 - counters: change in the same direction on almost every turn whatever the buttons (frame
   counters, timers, RNGs): not progress, listed so they are not mistaken for it.
-- lives: fall by 1 at each marked death and change nowhere else.
+- lives: fall by 1 (or by 1 in BCD) at each marked death and change nowhere else.
 - dying / level-complete flags: take a value at each marked death / level completion that they
   keep for a while, then leave, and have nowhere else.
 - level number: rises by 1 after each marked level completion and changes nowhere else.
@@ -153,11 +153,11 @@ def find_lives(rec: Recording, deaths: list[int], window: int, top: int = TOP) -
     values, series = byte_values(rec)
     d = np.diff(series, axis=0)
     near = _windows(deaths, window, len(d))
-    drop = d == -1
-    hits = np.array([[drop[max(0, t - 1 - window): t + window, c].any() for t in deaths]
-                     for c in range(series.shape[1])]).reshape(series.shape[1], len(deaths)).sum(1)
+    bcd = (series >> 4) * 10 + (series & 0x0F)  # some games count lives in BCD (Super Mario Land)
+    drop = (d == -1) | (np.diff(bcd, axis=0) == -1)
+    hits = sum(drop[max(0, t - 1 - window): t + window].any(0) for t in deaths)
     other = ((d != 0) & ~near[:, None]).sum(0)
-    ok = (hits == len(deaths)) & (series.max(0) <= 99) & (other <= MAX_OTHER_LIVES_CHANGES)
+    ok = (hits == len(deaths)) & (series.max(0) <= 0x99) & (other <= MAX_OTHER_LIVES_CHANGES)
     idx = np.flatnonzero(ok)
 
     def evidence(k: int) -> str:
