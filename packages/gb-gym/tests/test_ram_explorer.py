@@ -133,6 +133,7 @@ def test_cli_record_find_check(tmp_path, capsys):
     (["ram", "find", "missing.npz"], "does not exist"),
     (["ram", "record", "--game", "hopland", "--script", "run*3", "--out", "x.npz"], "invalid button script item"),
     (["ram", "record", "--out", "x.npz", "--script", "right"], "--game NAME"),
+    (["ram", "record", "--rom", "REC", "--script", "right", "--out", "x.npz"], "not a multiple of 16 KiB"),
     (["ram", "find", "REC", "--deaths", "9999"], "outside the recording"),
     (["ram", "check", "REC", "--formula", "mem[0x8000]"], "not in the recording"),
     (["ram", "check", "REC", "--formula", "mem[0xC004] +"], "cannot evaluate"),

@@ -93,8 +93,6 @@ def _ram_record(args: argparse.Namespace) -> int:
     script = args.script
     if args.script_file:
         script = Path(args.script_file).read_text()
-    if args.game is None and args.rom is None:
-        raise ValueError("give --game NAME (a supported game) or --rom FILE (any ROM, played from power-on)")
     rec = record(game=args.game, rom=args.rom, level=args.level, seed=args.seed, script=script,
                  interactive=args.interactive, max_turns=args.max_turns)
     print(f"recorded {rec.turns} turns -> {rec.save(args.out)}")

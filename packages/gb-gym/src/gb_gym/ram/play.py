@@ -163,6 +163,10 @@ def record(
             raise FileNotFoundError(f"ROM file {rom} does not exist")
         from pyboy import PyBoy
 
+        from ..roms import check_rom_bytes
+
+        check_rom_bytes(Path(rom).read_bytes(), f"ROM file {rom}")
+
         pb = PyBoy(str(rom), window=window, sound_emulated=False, log_level="ERROR")
         if not interactive:
             pb.set_emulation_speed(0)
