@@ -78,6 +78,91 @@ def _states(args: argparse.Namespace) -> int:
     return 0
 
 
+def _turn_list(text: str) -> list[int]:
+    try:
+        return sorted({int(t) for t in text.replace(" ", "").split(",") if t})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected turn numbers separated by commas, e.g. 56,140; got {text!r}") from None
+
+
+def _ram_record(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .ram.play import record, turn_gif
+
+    script = args.script
+    if args.script_file:
+        script = Path(args.script_file).read_text()
+    rec = record(game=args.game, rom=args.rom, level=args.level, seed=args.seed, script=script,
+                 interactive=args.interactive, max_turns=args.max_turns)
+    print(f"recorded {rec.turns} turns -> {rec.save(args.out)}")
+    if args.gif:
+        print(f"wrote {turn_gif(rec, args.gif)} (turn numbers on every frame)")
+    return 0
+
+
+def _ram_find(args: argparse.Namespace) -> int:
+    from .ram.find import find
+    from .ram.recording import Recording
+    from .ram.report import format_findings
+    from .ram.skeleton import write_skeleton
+
+    rec = Recording.load(args.recording)
+    found = find(rec, deaths=args.deaths, levels=args.levels, window=args.window, max_step=args.max_step, top=args.top)
+    print(format_findings(rec, found, args.deaths, args.levels))
+    if args.skeleton:
+        print(f"wrote {write_skeleton(args.skeleton, rec, found, name=args.name, source=args.recording)}")
+    return 0
+
+
+def _ram_check(args: argparse.Namespace) -> int:
+    from .games import get_spec
+    from .ram.check import check_spec
+    from .ram.recording import Recording
+
+    rec = Recording.load(args.recording)
+    spec = get_spec(args.spec) if args.spec else None
+    result = check_spec(rec, spec, args.formula, deaths=args.deaths, levels=args.levels, window=args.window,
+                        max_step=args.max_step)
+    print("\n".join(result.lines))
+    print(f"{len(result.problems)} problem(s)" if result.problems else "no problem found")
+    return 1 if result.problems else 0
+
+
+def _add_ram(sub) -> None:
+    ram = sub.add_parser("ram", help="find a game's RAM addresses from play; check a spec against a recording")
+    ram = ram.add_subparsers(dest="ram_command", required=True)
+    p = ram.add_parser("record", help="play (button script or keyboard) and record RAM, frame and buttons every turn")
+    p.add_argument("--game", default=None, choices=sorted(GAMES), help="start from the game's first playable frame")
+    p.add_argument("--rom", default=None, help="a ROM file: with --game, that game's ROM; alone, any ROM from power-on")
+    p.add_argument("--level", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--script", default=None, help="button script, e.g. 'right*20, a+right*3, left*8, bot*100'")
+    p.add_argument("--script-file", default=None, help="a file holding the button script")
+    p.add_argument("--interactive", action="store_true", help="play in a window (arrows, a, s, Return, Backspace)")
+    p.add_argument("--max-turns", type=int, default=2000, help="with --interactive")
+    p.add_argument("--gif", default=None, help="also write a GIF with the turn number on every frame")
+    p.add_argument("--out", required=True, help="the recording (.npz)")
+    p.set_defaults(func=_ram_record)
+    for name, func, what in (("find", _ram_find, "list candidate addresses with their evidence"),
+                             ("check", _ram_check, "check a spec's (or a formula's) RAM reading against a recording")):
+        p = ram.add_parser(name, help=what)
+        p.add_argument("recording")
+        p.add_argument("--deaths", type=_turn_list, default=[], help="turns where a life was lost, e.g. 56,140")
+        p.add_argument("--levels", type=_turn_list, default=[], help="turns where a level was completed")
+        p.add_argument("--window", type=int, default=3, help="how many turns a marked event may be off")
+        p.add_argument("--max-step", type=int, default=64, help="largest x-progress change in one turn")
+        p.set_defaults(func=func)
+        if name == "find":
+            p.add_argument("--top", type=int, default=5)
+            p.add_argument("--skeleton", default=None, help="write a GameSpec skeleton (.py) with the best candidates")
+            p.add_argument("--name", default=None, help="class name for the skeleton (default: from the ROM title)")
+        else:
+            p.add_argument("--spec", default=None, choices=sorted(GAMES), help="the game whose spec to check")
+            p.add_argument("--formula", default=None,
+                           help="an x-progress formula over mem[ADDR], e.g. 'mem[0xD053]*16 + mem[0xD05C]'")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gb-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--gif", default="gameplay.gif")
     p.set_defaults(func=_play)
+    _add_ram(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

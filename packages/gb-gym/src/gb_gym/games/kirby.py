@@ -3,6 +3,7 @@
 Lives and health are from PyBoy's game wrapper. The x-progress formula is
 UNVERIFIED on a real ROM: it is the form other projects use (coarse scroll
 block × 16 + fine scroll + Kirby's x on screen) and may be wrong; check it with
+`gb-gym ram check --spec kirby` on a recording (docs/ram-explorer.md) and
 `tests/test_rom_games.py` if you have the ROM, and report what you see.
 
 The `Scene` is read from PyBoy's `game_area()` tile matrix (see `game_area`). PyBoy's Kirby wrapper
