@@ -90,3 +90,26 @@ def test_resuming_with_other_training_settings_is_named():
     assert changed_keys(saved, compose(BASE + ["resume=true", "rl.steps=40", "eval.episodes=8"])) == []
     assert changed_keys(saved, compose(BASE + ["algo=reinforce_pp", "seed=5", "rl.lr=0.01"])) == [
         "algo.advantage", "algo.critic", "algo.name", "rl.lr", "seed"]
+
+
+def test_any_game_by_name_or_module_gets_its_defaults_from_the_spec():
+    cfg = compose(["env.game=mario"])  # conf/env/default.yaml: the game's default level, not Hopland's levels
+    assert (cfg.env.game, cfg.env.levels, cfg.eval.levels, cfg.annotate.levels) == ("mario", ["1-1"], ["1-1"], ["1-1"])
+    assert cfg.name == "mario-tiny-ppo_pos"
+    cfg = compose(["env.game=gb_gym.games.kirby:KirbyDreamLand"])
+    assert cfg.env.game == "gb_gym.games.kirby:KirbyDreamLand" and cfg.env.levels == ["1"]
+    assert cfg.name == "kirby-tiny-ppo_pos"  # the run is named for the game, not the module path
+    sb3 = compose(["env.game=mario"], config_name="sb3")
+    assert sb3.env.levels == ["1-1"] and sb3.name == "mario-sb3-engineered"
+    with pytest.raises(ConfigError, match=r"invalid env.game='no_such_pkg.mod:Game': cannot load game"):
+        compose(["env.game=no_such_pkg.mod:Game"])
+    with pytest.raises(ConfigError, match=r"invalid env.levels=\['1'\]: Super Mario Land has levels"):
+        compose(["env.game=mario", "env.levels=[1]"], config_name="sb3")
+
+
+def test_a_null_rom_path_leaves_the_games_own_rom():
+    from vlm_rl.config import EnvCfg
+    from vlm_rl.envs import env_kwargs
+
+    assert "rom_path" not in env_kwargs(EnvCfg())  # a rom_path given at registration is not overridden
+    assert env_kwargs(EnvCfg(rom_path="/my/build/game.gb"))["rom_path"] == "/my/build/game.gb"

@@ -23,7 +23,7 @@ def _roms_import(args: argparse.Namespace) -> int:
     for label, why in report.unreadable:
         print(f"gb-gym: warning: skipped {label}: {why}", file=sys.stderr)
     found = len(report.imported) + len(report.already)
-    print(f"{found} game ROM(s) found, {len(report.skipped)} file(s) skipped; ROM folder: {rom_dir()}")
+    print(f"{found} ROM(s) of known games found, {len(report.skipped)} file(s) skipped; ROM folder: {rom_dir()}")
     if not found:
         print(
             f"gb-gym: error: no ROM of a known game in {args.dir}: the files above are skipped with the reason; "

@@ -64,7 +64,7 @@ def generic_prompt(spec: gb_gym.GameSpec) -> GamePrompt:
     )
 
 
-def get_prompt(game: str) -> GamePrompt:
+def get_prompt(game: str | gb_gym.GameSpec) -> GamePrompt:
     """The prompt of `game` (a name gb_gym knows, or package.module:SpecClass): registered, installed, or generic."""
     spec = gb_gym.get_spec(game)
     if spec.name in _PROMPTS:
@@ -74,7 +74,7 @@ def get_prompt(game: str) -> GamePrompt:
     return generic_prompt(spec)
 
 
-def prompt_text(game: str, n_history_frames: int = 0) -> str:
+def prompt_text(game: str | gb_gym.GameSpec, n_history_frames: int = 0) -> str:
     """The full instruction text for `game` (Section B of the paper, generalised over games)."""
     if n_history_frames < 0:
         raise ValueError(f"n_history_frames must be >= 0, got {n_history_frames}")
@@ -108,7 +108,7 @@ def prompt_text(game: str, n_history_frames: int = 0) -> str:
     return "\n\n".join(parts)
 
 
-def build_messages(game: str, n_history_frames: int = 0) -> list[dict]:
+def build_messages(game: str | gb_gym.GameSpec, n_history_frames: int = 0) -> list[dict]:
     """One user turn for `processor.apply_chat_template`: text first, then n_history_frames + 1 images."""
     content: list[dict] = [{"type": "text", "text": prompt_text(game, n_history_frames)}]
     content += [{"type": "image"} for _ in range(n_history_frames + 1)]

@@ -92,19 +92,24 @@ def installed_games() -> dict[str, GameSpec]:
         if ep.name not in GAMES:
             try:
                 _load_entry_point(ep)
-            except Exception as e:  # a third party's bug: say which package, carry on
-                warnings.warn(f"skipped game {ep.name!r} ({ep.value}): {type(e).__name__}: {e}", stacklevel=2)
+            except ValueError as e:  # a third party's bug: say which package, carry on
+                warnings.warn(f"skipped: {e}", stacklevel=2)
     return GAMES
 
 
 def _load_entry_point(ep: Any) -> GameSpec:
-    spec = register_game(_as_spec(ep.load(), f"entry point {ep.name} = {ep.value}"))
+    try:
+        obj = ep.load()
+    except Exception as e:  # the installed package's own error, named with the package's entry point
+        raise ValueError(f"cannot load game {ep.name!r} ({ep.value}, entry point group {ENTRY_POINT_GROUP!r}): "
+                         f"{type(e).__name__}: {e}") from e
+    spec = _as_spec(obj, f"entry point {ep.name} = {ep.value}")
     if spec.name != ep.name:
         raise ValueError(
             f"entry point {ep.name!r} ({ep.value}) in group {ENTRY_POINT_GROUP!r} loads a game named "
             f"{spec.name!r}: the entry point's name must be the game's name"
         )
-    return spec
+    return register_game(spec)
 
 
 def _import_spec(ref: str) -> GameSpec:
