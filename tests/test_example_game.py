@@ -104,8 +104,8 @@ def test_sb3_subprocess_workers_resolve_a_package_module_spec(installed, tmp_pat
     _, env = installed
     out = tmp_path / "sb3"
     _run(["-m", "vlm_rl.baselines.sb3", "env.game=hopdash.game:HopDash", "n_envs=2", "subproc=true",
-          "total_samples=64", "ppo.batch_size=32", "ppo.minibatch_size=16", "ppo.epochs=1", "eval.every=64",
+          "total_samples=32", "ppo.batch_size=32", "ppo.minibatch_size=16", "ppo.epochs=1", "eval.every=32",
           "eval.episodes=1", "eval.envs=1", "env.max_turns=8", "device=cpu", f"out_dir={out}"], env)
-    assert json.loads((out / "DONE.json").read_text()) == {"samples": 64, "method": "sb3_ppo_engineered"}
+    assert json.loads((out / "DONE.json").read_text()) == {"samples": 32, "method": "sb3_ppo_engineered"}
     rows = [json.loads(line) for line in (out / "curve.jsonl").read_text().splitlines()]
-    assert [(r["samples"], r["level"]) for r in rows] == [(0, "1"), (64, "1")]
+    assert [(r["samples"], r["level"]) for r in rows] == [(0, "1"), (32, "1")]

@@ -334,6 +334,7 @@ def check(cfg: Config) -> Config:
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"invalid device={cfg.device!r}: choose auto, cpu, cuda or cuda:N")
     _check_levels(cfg)
+    _check_annotation_source(cfg)
     return cfg
 
 
@@ -353,6 +354,23 @@ def _check_levels(cfg: Config) -> None:
         bad = [lv for lv in levels if lv not in spec.levels]
         if bad:
             raise ConfigError(f"invalid {key}={bad}: {spec.display_name} has levels {', '.join(spec.levels)}")
+
+
+def _check_annotation_source(cfg: Config) -> None:
+    """The RAM teacher needs the game's scene description and scripted player, as does a scripted rollout
+    policy; a game without them (a new one, often) is told how to train before any work starts."""
+    an = cfg.annotate
+    if "annotate" not in cfg.stages or an.videos:
+        return
+    spec = _check_game(cfg.env)
+    need_bot = an.teacher == "ram" or an.policy == "scripted"
+    if (an.teacher == "ram" and not spec.has_scene) or (need_bot and not spec.has_scripted_player):
+        raise ConfigError(
+            f"{spec.display_name} has no RAM scene description or scripted player (GameSpec.scene, "
+            f"scripted_decision), which annotate.teacher=ram and annotate.policy=scripted need: annotate with "
+            "annotate.teacher=openai or model and annotate.policy=random, or train RL from the base model "
+            "without annotation and SFT: stages=[rl,eval] rl.init=base eval.policies=[base,rl]"
+        )
 
 
 def check_sb3(cfg: SB3Config) -> SB3Config:
