@@ -10,9 +10,9 @@ as `best_constant_answer: <value>`, to read beside the SFT and RL rows of `eval/
 from __future__ import annotations
 
 import sys
-from itertools import combinations
 
-from gb_gym.actions import BUTTONS, MAX_BUTTONS
+import gb_gym
+from gb_gym.actions import button_sets
 from vlm_rl.cli import compose
 from vlm_rl.envs import make_env
 from vlm_rl.report.stats import markdown_table
@@ -22,7 +22,7 @@ from vlm_rl.rollout import by_label, eval_jobs, run_episodes
 def main(overrides: list[str]) -> None:
     cfg = compose(["+exp=hopland", *overrides])
     e = cfg.eval
-    answers = [()] + [c for k in range(1, MAX_BUTTONS + 1) for c in combinations(BUTTONS, k)]
+    answers = button_sets(gb_gym.get_spec(cfg.env.game).max_buttons)  # every press an answer can make
     envs = [make_env(cfg.env) for _ in range(8)]
     results = {}
     for buttons in answers:

@@ -68,6 +68,22 @@ def test_buttons_space_samples_are_members():
     assert not space.contains("a")
 
 
+def test_the_cap_is_per_game_three_lets_a_running_jump_be_one_answer():
+    assert parse_buttons(["a", "b", "right"], max_buttons=3) == ("a", "b", "right")
+    with pytest.raises(ValueError, match="at most 3 names"):
+        parse_buttons(["a", "b", "right", "noop"], max_buttons=3)
+    space = ButtonsSpace(max_buttons=3, seed=0)
+    samples = {space.sample() for _ in range(400)}
+    assert max(len(s) for s in samples) == 3 and all(space.contains(s) for s in samples)
+    assert len(samples) > 35  # most of the 1 + 6 + 15 + 20 = 42 sets
+    assert space.contains(["a", "b", "right"]) and not ButtonsSpace().contains(["a", "b", "right"])
+    assert space != ButtonsSpace() and repr(space) == "ButtonsSpace(max_buttons=3)"
+    space, table = make_action_space("buttons", 3)
+    assert space == ButtonsSpace(max_buttons=3) and table is None
+    with pytest.raises(ValueError, match="invalid max_buttons=0: expected an int from 1 to 6"):
+        ButtonsSpace(max_buttons=0)
+
+
 def test_unknown_action_kind():
     with pytest.raises(ValueError, match="original, engineered, buttons"):
         make_action_space("all")

@@ -35,6 +35,45 @@ def test_missing_kirby_rom_names_the_game_and_the_import_command(rom_dir):
     assert "Kirby's Dream Land" in str(e.value) and "gb-gym roms import" in str(e.value)
 
 
+class _Homebrew(gb_gym.GameSpec):
+    """A homebrew game in development: no SHA-256 to match (the ROM changes with every build), not bundled."""
+
+    name, env_id, display_name = "alpha", "GB/Alpha-v0", "Alpha"
+    rom = RomInfo(title="ALPHA", filename="alpha.gb")
+    levels, default_level, max_episode_steps = ("1",), "1", 10
+
+    def start(self, session, level, seed): ...
+
+    def read(self, gb): ...
+
+
+def test_missing_homebrew_rom_says_how_it_is_matched_and_not_commercial(rom_dir):
+    with pytest.raises(RomNotFoundError) as e:
+        find_rom(_Homebrew())
+    msg = str(e.value)
+    assert "Alpha ROM not found" in msg and "as alpha.gb" in msg and "commercial" not in msg
+    assert "`gb-gym roms import DIR` (matched by its header title 'ALPHA')" in msg and "rom_path=" in msg
+    with pytest.raises(RomNotFoundError, match=r"\(matched by SHA-256\)"):
+        find_rom(gb_gym.get_spec("kirby"))
+
+
+def test_a_bundled_rom_of_another_package_is_looked_up_there():
+    spec = _Homebrew()
+    spec.rom = RomInfo(title="ALPHA", filename="alpha.gb", bundled=True, package="json")  # a package without it
+    with pytest.raises(RomNotFoundError, match=r"the ROM .*json/roms/alpha\.gb that ships with the json package"):
+        find_rom(spec)
+
+
+def test_import_matches_homebrew_by_header_title(tmp_path):
+    src = tmp_path / "build"
+    src.mkdir()
+    (src / "alpha-dev.gb").write_bytes(fake_rom("ALPHA", fill=7))
+    (src / "hopland-copy.gb").write_bytes(fake_rom("HOPLAND"))  # bundled games are never imported by title
+    report = import_roms(src, {"alpha": _Homebrew(), "hopland": gb_gym.get_spec("hopland")}, tmp_path / "dest")
+    assert list(report.imported) == ["alpha"] and (tmp_path / "dest" / "alpha.gb").read_bytes() == fake_rom("ALPHA", fill=7)
+    assert dict(report.skipped)[str(src / "hopland-copy.gb")] == "unknown SHA-256 (header title 'HOPLAND')"
+
+
 def test_truncated_file_gets_a_clear_error(tmp_path):
     p = tmp_path / "half.gb"
     p.write_bytes(fake_rom("KIRBY DREAM LAN")[:20000])
@@ -120,10 +159,10 @@ def test_cli_list_and_import(rom_dir, tmp_path, capsys):
     assert "GB/KirbyDreamLand-v0" in out and "missing" in out
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "x.gb").write_bytes(fake_rom("NOPE"))
-    assert cli(["roms", "import", str(tmp_path / "in")]) == 1  # nothing supported found
+    assert cli(["roms", "import", str(tmp_path / "in")]) == 1  # nothing known found
     out, err = capsys.readouterr()
-    assert "0 supported ROM(s) found, 1 file(s) skipped" in out
-    assert err.startswith("gb-gym: error: no supported ROM in") and err.count("\n") == 1
+    assert "0 ROM(s) of known games found, 1 file(s) skipped" in out
+    assert err.startswith("gb-gym: error: no ROM of a known game in") and err.count("\n") == 1
     assert cli(["roms", "import", str(tmp_path / "absent")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
 
@@ -144,11 +183,11 @@ def test_cli_import_skips_unreadable_files_with_a_warning(rom_dir, tmp_path, mon
         return read_bytes(self)
 
     monkeypatch.setattr(Path, "read_bytes", read)
-    monkeypatch.setattr("gb_gym.cli.GAMES", {"alpha": _FakeSpec("alpha", good)})
+    monkeypatch.setattr("gb_gym.cli.installed_games", lambda: {"alpha": _FakeSpec("alpha", good)})
     assert cli(["roms", "import", str(src)]) == 0  # a.gb was imported
     out, err = capsys.readouterr()
     assert f"gb-gym: warning: skipped {src / 'locked.gb'}: unreadable: Permission denied" in err
-    assert "1 supported ROM(s) found, 1 file(s) skipped" in out
+    assert "1 ROM(s) of known games found, 1 file(s) skipped" in out
     (src / "a.gb").unlink()
     assert cli(["roms", "import", str(src)]) == 1  # only the unreadable one left
 

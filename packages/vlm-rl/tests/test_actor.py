@@ -223,3 +223,18 @@ def test_shared_prompt_prefix_gives_the_same_logprobs_gradients_and_greedy_answe
     assert grads[0].keys() == grads[1].keys() and grads[0]
     for name in grads[0]:
         assert torch.allclose(grads[0][name], grads[1][name], atol=1e-5, rtol=1e-3), name
+
+
+def test_the_games_button_cap_is_what_the_prompt_says_and_the_parser_checks():
+    from gb_gym.games.hopland import Hopland
+
+    class ThreeButtons(Hopland):
+        name, env_id, max_buttons = "hopland3-actor", "GB/Hopland3Actor-v0", 3
+
+    model, processor = load_policy("tiny")
+    text = "<perception>p</perception><reasoning>r</reasoning><answer>['a', 'b', 'right']</answer>"
+    three = VLMActor(model, processor, ThreeButtons(), max_new_tokens=4)
+    two = VLMActor(model, processor, "hopland", max_new_tokens=4)
+    assert "in one turn is 3." in three.prompt and "in one turn is 2." in two.prompt
+    assert three.teacher_turns(_frames(1), [text])[0].parsed.buttons == ("a", "b", "right")
+    assert two.teacher_turns(_frames(1), [text])[0].parsed.buttons is None

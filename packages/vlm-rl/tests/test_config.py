@@ -9,6 +9,7 @@ import time
 import pytest
 from hydra.errors import ConfigCompositionException
 
+from gb_gym import GameSpec, RomInfo
 from vlm_rl.cli import check_overrides, compose
 from vlm_rl.config import ConfigError, changed_keys, to_yaml
 
@@ -106,3 +107,47 @@ def test_resuming_with_other_training_settings_is_named():
     assert changed_keys(saved, compose(BASE + ["resume=true", "rl.steps=40", "eval.episodes=8"])) == []
     assert changed_keys(saved, compose(BASE + ["algo=reinforce_pp", "seed=5", "rl.lr=0.01"])) == [
         "algo.advantage", "algo.critic", "algo.name", "rl.lr", "seed"]
+
+
+def test_any_game_by_name_or_module_gets_its_defaults_from_the_spec():
+    rl = ["stages=[rl,eval]", "rl.init=base"]  # Mario and Kirby have no RAM teacher to annotate with
+    cfg = compose(["env.game=mario", *rl])  # conf/env/default.yaml: the game's default level, not Hopland's levels
+    assert (cfg.env.game, cfg.env.levels, cfg.eval.levels, cfg.annotate.levels) == ("mario", ["1-1"], ["1-1"], ["1-1"])
+    assert cfg.name == "mario-tiny-ppo_pos"
+    cfg = compose(["env.game=gb_gym.games.kirby:KirbyDreamLand", *rl])
+    assert cfg.env.game == "gb_gym.games.kirby:KirbyDreamLand" and cfg.env.levels == ["1"]
+    assert cfg.name == "kirby-tiny-ppo_pos"  # the run is named for the game, not the module path
+    sb3 = compose(["env.game=mario"], config_name="sb3")
+    assert sb3.env.levels == ["1-1"] and sb3.name == "mario-sb3-engineered"
+    with pytest.raises(ConfigError, match=r"invalid env.game='no_such_pkg.mod:Game': cannot load game"):
+        compose(["env.game=no_such_pkg.mod:Game"])
+    with pytest.raises(ConfigError, match=r"invalid env.levels=\['1'\]: Super Mario Land has levels"):
+        compose(["env.game=mario", "env.levels=[1]"], config_name="sb3")
+
+
+def test_a_null_rom_path_leaves_the_games_own_rom():
+    from vlm_rl.config import EnvCfg
+    from vlm_rl.envs import env_kwargs
+
+    assert "rom_path" not in env_kwargs(EnvCfg())  # a rom_path given at registration is not overridden
+    assert env_kwargs(EnvCfg(rom_path="/my/build/game.gb"))["rom_path"] == "/my/build/game.gb"
+
+
+class _NoRamDescription(GameSpec):  # a new game with only the required methods
+    name, env_id, display_name = "plain", "GB/Plain-v0", "Plain"
+    rom = RomInfo(title="HOPLAND", filename="hopland.gb", bundled=True)
+    levels, default_level, max_episode_steps = ("1",), "1", 10
+
+    def start(self, session, level, seed): ...
+
+    def read(self, gb): ...
+
+
+def test_a_game_without_ram_description_is_told_how_to_train_before_any_work():
+    game = f"env.game={__name__}:_NoRamDescription"
+    with pytest.raises(ConfigError, match=r"Plain has no RAM scene description .* stages=\[rl,eval\] rl.init=base"):
+        compose([game])
+    with pytest.raises(ConfigError, match="Plain has no RAM scene description"):
+        compose([game, "annotate.teacher=openai", "annotate.openai.model=m"])  # the scripted rollout policy
+    assert compose([game, "stages=[rl,eval]", "rl.init=base", "eval.policies=[base,rl]"]).env.levels == ["1"]
+    assert compose([game, "annotate.teacher=openai", "annotate.openai.model=m", "annotate.policy=random"])

@@ -77,6 +77,13 @@ def test_an_invalid_answer_tag_does_not_fall_back_to_lists_elsewhere():
     assert p.buttons is None and "at most 2" in p.error
 
 
+def test_the_cap_is_the_games():
+    p = parse_response(strict_text("['a', 'b', 'right']"), max_buttons=3)  # a game with GameSpec.max_buttons = 3
+    assert p.strict and p.buttons == ("a", "b", "right") and p.action_name == "a+b+right"
+    p = parse_response(strict_text("['a', 'b', 'right', 'noop']"), max_buttons=3)
+    assert p.buttons is None and "4 buttons given, at most 3 allowed" in p.error
+
+
 def test_nothing_found():
     for text in ["", "just text", "<answer></answer>", "[1, 2]", "<answer>"]:
         p = parse_response(text)

@@ -1,6 +1,18 @@
+from importlib.metadata import EntryPoint
+
 import pytest
 
-from vlm_rl.prompts import BUTTONS, GamePrompt, build_messages, games, prompt_text, register_prompt
+from gb_gym.games.hopland import Hopland
+from vlm_rl.prompts import (
+    BUTTONS,
+    GamePrompt,
+    build_messages,
+    games,
+    generic_prompt,
+    get_prompt,
+    prompt_text,
+    register_prompt,
+)
 
 
 @pytest.mark.parametrize("game", ["hopland", "kirby", "mario"])
@@ -29,7 +41,36 @@ def test_messages_are_one_user_turn_text_first():
 
 def test_registry():
     assert {"hopland", "kirby", "mario"} <= set(games())
-    with pytest.raises(KeyError, match="No prompt for game 'zelda'"):
+    with pytest.raises(ValueError, match="unknown game 'zelda'"):
         prompt_text("zelda")
     with pytest.raises(ValueError, match="does not describe buttons"):
         register_prompt("broken", GamePrompt(title="X", goal="Y", buttons={"a": "jump"}))
+
+
+class _ThreeButtonHopland(Hopland):
+    name, env_id, display_name, max_buttons = "hopland3-prompt", "GB/Hopland3Prompt-v0", "Hopland Three", 3
+
+
+THREE = _ThreeButtonHopland()
+PROMPT = GamePrompt(title="Hopland, three buttons at a time", goal="Run right.", buttons={b: b.upper() for b in BUTTONS})
+
+
+def test_a_game_without_a_prompt_gets_a_generic_one_stating_its_cap():
+    text = prompt_text(THREE)
+    assert text.startswith("You are playing Hopland Three.\n\nThe goal is to move to the right as far as possible")
+    assert "- 'a': The A button" in text and "- 'noop': Do nothing" in text
+    assert text.endswith("The maximum number of buttons you can press simultaneously in one turn is 3.")
+    assert get_prompt(THREE) == generic_prompt(THREE)
+
+
+def test_an_installed_package_gives_its_prompt_through_an_entry_point(monkeypatch):
+    import vlm_rl.prompts as prompts
+
+    ep = EntryPoint(name=THREE.name, value=f"{__name__}:PROMPT", group=prompts.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(prompts, "entry_points", lambda group, name: [e for e in [ep] if (e.group, e.name) == (group, name)])
+    assert get_prompt(THREE) is PROMPT and prompt_text(THREE).startswith("You are playing Hopland, three buttons")
+    assert THREE.name not in games()  # not added to the registry: the tiny model's tokenizer corpus stays the same
+    bad = EntryPoint(name=THREE.name, value=f"{__name__}:THREE", group=prompts.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(prompts, "entry_points", lambda group, name: [bad])
+    with pytest.raises(ValueError, match="is <.*_ThreeButtonHopland.*>, not a vlm_rl.prompts.GamePrompt"):
+        get_prompt(THREE)

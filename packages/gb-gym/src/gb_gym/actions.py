@@ -2,8 +2,9 @@
 
 Action sets: `original` is noop plus every set of one or two of the six buttons
 (22 actions), `engineered` is the paper's hand-picked 8, and `buttons` takes
-button names directly, for agents that answer in text. `TURN` is how long one
-step holds and releases its buttons.
+button names directly, for agents that answer in text, at most the game's
+`GameSpec.max_buttons` at once (DEFAULT_MAX_BUTTONS unless the game says
+otherwise). `TURN` is how long one step holds and releases its buttons.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from gymnasium import spaces
 
 BUTTONS: tuple[str, ...] = ("a", "b", "up", "down", "left", "right")
 NOOP = "noop"
-MAX_BUTTONS = 2
+DEFAULT_MAX_BUTTONS = 2  # a game's cap on buttons per text answer, unless its GameSpec sets max_buttons
 ANSWER_NAMES: tuple[str, ...] = BUTTONS + (NOOP,)  # what a text answer may name, in canonical order
 
 Buttons = tuple[str, ...]
@@ -39,9 +40,12 @@ class TurnProtocol:
 
 TURN = TurnProtocol()
 
-ORIGINAL: tuple[Buttons, ...] = ((),) + tuple(
-    combo for k in (1, 2) for combo in combinations(BUTTONS, k)
-)
+def button_sets(max_buttons: int) -> tuple[Buttons, ...]:
+    """Noop and every set of 1..max_buttons buttons, in canonical order: every distinct press an answer can make."""
+    return ((),) + tuple(combo for k in range(1, max_buttons + 1) for combo in combinations(BUTTONS, k))
+
+
+ORIGINAL: tuple[Buttons, ...] = button_sets(2)  # the paper's 22 actions
 ENGINEERED: tuple[Buttons, ...] = (
     ("right",),
     ("right", "a"),
@@ -60,10 +64,10 @@ def action_label(buttons: Buttons) -> str:
     return "+".join(b.upper() for b in buttons) or "NOOP"
 
 
-def parse_buttons(action: Any) -> Buttons:
+def parse_buttons(action: Any, max_buttons: int = DEFAULT_MAX_BUTTONS) -> Buttons:
     """Validate a text action; the rule is the VLM answer parser's (vlm_rl.parsing):
 
-    a list of at most MAX_BUTTONS entries (every entry counts, repeats and `noop` too), each a name
+    a list of at most `max_buttons` (the game's `GameSpec.max_buttons`) entries (every entry counts, repeats and `noop` too), each a name
     from ANSWER_NAMES (case and surrounding spaces ignored). The buttons pressed are the distinct names
     other than `noop`, in canonical (BUTTONS) order; `[]` and `["noop"]` press none. A bare string is
     taken as a one-entry list.
@@ -72,7 +76,7 @@ def parse_buttons(action: Any) -> Buttons:
         action = [action]
     if not isinstance(action, Iterable):
         raise ValueError(
-            f"invalid buttons action {action!r}: expected a list of up to {MAX_BUTTONS} names "
+            f"invalid buttons action {action!r}: expected a list of up to {max_buttons} names "
             f"from {', '.join(ANSWER_NAMES)}"
         )
     entries = list(action)
@@ -87,9 +91,9 @@ def parse_buttons(action: Any) -> Buttons:
         raise ValueError(
             f"invalid button name(s) {unknown!r} in {entries!r}: allowed are {', '.join(ANSWER_NAMES)}"
         )
-    if len(names) > MAX_BUTTONS:
+    if len(names) > max_buttons:
         raise ValueError(
-            f"at most {MAX_BUTTONS} names may be given (repeats and noop count), got {len(names)}: {entries!r}"
+            f"at most {max_buttons} names may be given (repeats and noop count), got {len(names)}: {entries!r}"
         )
     return tuple(b for b in BUTTONS if b in names)
 
@@ -106,13 +110,17 @@ def discrete_index(action: Any, n: int) -> int:
 
 
 class ButtonsSpace(spaces.Space[Buttons]):
-    """Sets of up to two button names, as a tuple of strings (the empty tuple is noop).
+    """Sets of up to `max_buttons` button names, as a tuple of strings (the empty tuple is noop).
 
-    `contains(x)` is True for exactly the lists `parse_buttons` accepts (not for a bare string);
-    `sample()` returns canonical tuples."""
+    `contains(x)` is True for exactly the lists `parse_buttons(x, max_buttons)` accepts (not for a bare
+    string); `sample()` returns canonical tuples."""
 
-    def __init__(self, seed: int | np.random.Generator | None = None):
+    def __init__(self, max_buttons: int = DEFAULT_MAX_BUTTONS, seed: int | np.random.Generator | None = None):
+        if not isinstance(max_buttons, int) or not 1 <= max_buttons <= len(BUTTONS):
+            raise ValueError(f"invalid max_buttons={max_buttons!r}: expected an int from 1 to {len(BUTTONS)}")
         super().__init__(shape=None, dtype=None, seed=seed)
+        self.max_buttons = max_buttons
+        self._sets = button_sets(max_buttons)
 
     @property
     def is_np_flattenable(self) -> bool:
@@ -121,22 +129,22 @@ class ButtonsSpace(spaces.Space[Buttons]):
     def sample(self, mask: Any = None, probability: Any = None) -> Buttons:
         if mask is not None or probability is not None:
             raise NotImplementedError("ButtonsSpace.sample does not support masks")
-        return ORIGINAL[int(self.np_random.integers(len(ORIGINAL)))]
+        return self._sets[int(self.np_random.integers(len(self._sets)))]
 
     def contains(self, x: Any) -> bool:
         if isinstance(x, str):
             return False
         try:
-            parse_buttons(x)
+            parse_buttons(x, self.max_buttons)
         except ValueError:
             return False
         return True
 
     def __repr__(self) -> str:
-        return "ButtonsSpace(max_buttons=2)"
+        return f"ButtonsSpace(max_buttons={self.max_buttons})"
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, ButtonsSpace)
+        return isinstance(other, ButtonsSpace) and other.max_buttons == self.max_buttons
 
     def to_jsonable(self, sample_n: Sequence[Buttons]) -> list[list[str]]:
         return [list(s) for s in sample_n]
@@ -145,11 +153,12 @@ class ButtonsSpace(spaces.Space[Buttons]):
         return [tuple(s) for s in sample_n]
 
 
-def make_action_space(kind: str) -> tuple[spaces.Space, tuple[Buttons, ...] | None]:
-    """The Gymnasium space for an action kind and, for discrete kinds, the buttons of each action."""
+def make_action_space(kind: str, max_buttons: int = DEFAULT_MAX_BUTTONS) -> tuple[spaces.Space, tuple[Buttons, ...] | None]:
+    """The Gymnasium space for an action kind and, for discrete kinds, the buttons of each action
+    (`max_buttons`, the game's cap, bounds the text kind `buttons` only)."""
     if kind in ACTION_SETS:
         table = ACTION_SETS[kind]
         return spaces.Discrete(len(table)), table
     if kind == "buttons":
-        return ButtonsSpace(), None
+        return ButtonsSpace(max_buttons), None
     raise ValueError(f"invalid actions={kind!r}: expected one of {', '.join(ACTION_KINDS)}")

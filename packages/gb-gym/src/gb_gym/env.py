@@ -103,8 +103,9 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
     ## Action Space
     `actions="original"`: `Discrete(22)`, noop and every set of one or two of a, b,
     up, down, left, right. `"engineered"`: `Discrete(8)`, RIGHT, RIGHT+A, RIGHT+A+B,
-    LEFT, LEFT+A, RIGHT+B, LEFT+B, A. `"buttons"`: a list of up to two button names
-    (from a, b, up, down, left, right, noop), for agents that answer in text.
+    LEFT, LEFT+A, RIGHT+B, LEFT+B, A. `"buttons"`: a list of up to the game's
+    `max_buttons` (2 unless its `GameSpec` says otherwise) button names (from a, b,
+    up, down, left, right, noop), for agents that answer in text.
 
     Each step is one turn (`gb_gym.actions.TURN`): the buttons are held for
     `frame_skip[1]` frames (15) if they include `a`, else `frame_skip[0]` (5), and
@@ -132,7 +133,8 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
     (`gym.make` adds one with the game's default `max_episode_steps`).
 
     ## Arguments
-    `game`, `level`, `actions`, `obs_type`, `frame_skip`, `release_frames`,
+    `game` (a game's name, an installed package's game included, `"package.module:SpecClass"`,
+    or a `GameSpec` instance; see `gb_gym.games`), `level`, `actions`, `obs_type`, `frame_skip`, `release_frames`,
     `reward_scale`, `reward_per`, `death_penalty`, `terminate_on`, `render_mode`
     ("rgb_array" or "human"), `rom_path`, `sound`, `ram_info` (True: every info also
     carries `scene`, the game's RAM description of the returned frame, and
@@ -147,7 +149,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
 
     def __init__(
         self,
-        game: str = "hopland",
+        game: str | GameSpec = "hopland",
         level: str | int | None = None,
         actions: str = "engineered",
         obs_type: str = "rgb",
@@ -188,7 +190,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         self.render_mode = render_mode
         self.ram_info = bool(ram_info)
 
-        self.action_space, self._action_table = make_action_space(actions)
+        self.action_space, self._action_table = make_action_space(actions, self.spec_game.max_buttons)
         channels = 3 if obs_type == "rgb" else 1
         self.observation_space = spaces.Box(0, 255, (*SCREEN_SHAPE, channels), np.uint8)
 
@@ -332,7 +334,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
 
     def _buttons(self, action: Any) -> Buttons:
         if self._action_table is None:
-            return parse_buttons(action)
+            return parse_buttons(action, self.spec_game.max_buttons)
         try:
             return self._action_table[discrete_index(action, len(self._action_table))]
         except ValueError as e:

@@ -1,9 +1,11 @@
 """Finding, importing and checking ROMs.
 
 Commercial ROMs never ship: users import their own dumps, matched by SHA-256
-against the supported games and copied into a per-user folder
-(`$GB_GYM_ROM_DIR`, else `$XDG_DATA_HOME/gb-gym/roms`, else
-`~/.local/share/gb-gym/roms`). Our own cartridge ships inside the package.
+against the registered games (or, for a game that lists no SHA-256, such as a
+homebrew cartridge in development, by header title) and copied into a per-user
+folder (`$GB_GYM_ROM_DIR`, else `$XDG_DATA_HOME/gb-gym/roms`, else
+`~/.local/share/gb-gym/roms`). Our own cartridge ships inside the package; a game
+of another package may ship its ROM the same way (`RomInfo(bundled=True, package=...)`).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ def check_rom_bytes(data: bytes, source: str) -> None:
 
 
 def _bundled_path(info: RomInfo) -> Path:
-    return Path(str(resources.files("gb_gym") / "roms" / info.filename))
+    return Path(str(resources.files(info.package) / "roms" / info.filename))
 
 
 def import_command() -> str:
@@ -105,13 +107,14 @@ def find_rom(spec: GameSpec, path: str | os.PathLike | None = None) -> Path:
         if not candidate.is_file():
             if info.bundled:
                 raise RomNotFoundError(
-                    f"the bundled ROM {candidate} is missing: the gb-gym install is broken; reinstall it "
-                    "or rebuild the cartridge with packages/gb-gym/cart/build.sh"
+                    f"the ROM {candidate} that ships with the {info.package} package is missing: the install is "
+                    f"broken; reinstall {info.package}, or pass rom_path=... to gym.make"
                 )
+            match = "matched by SHA-256" if info.sha256 else f"matched by its header title {info.title!r}"
             raise RomNotFoundError(
-                f"{spec.display_name} ROM not found in {rom_dir()}. ROMs of commercial games are not "
-                f"distributed; import your own dump with `{import_command()}` (matched by SHA-256), "
-                f"or set ${ROM_DIR_ENV}, or pass rom_path=... to gym.make."
+                f"{spec.display_name} ROM not found in {rom_dir()} (as {info.filename}); it does not ship with "
+                f"its package. Import your copy with `{import_command()}` ({match}), or set ${ROM_DIR_ENV}, "
+                "or pass rom_path=... to gym.make."
             )
     else:
         candidate = Path(path).expanduser()
@@ -165,12 +168,14 @@ def _candidates(src: Path):
 
 
 def import_roms(src: str | os.PathLike, games: dict[str, GameSpec], dest: Path | None = None) -> ImportReport:
-    """Copy every file under `src` whose SHA-256 matches a supported game into the ROM folder."""
+    """Copy every file under `src` that is the ROM of one of `games` into the ROM folder: matched by SHA-256,
+    or by header title for a game that lists no SHA-256 and does not ship its ROM (homebrew in development)."""
     src = Path(src).expanduser()
     if not src.exists():
         raise FileNotFoundError(f"{src} does not exist; pass a folder (or file) holding your ROM dumps")
     dest = dest or rom_dir()
     by_hash = {h: spec for spec in games.values() for h in spec.rom.sha256}
+    by_title = {s.rom.title: s for s in games.values() if not s.rom.sha256 and not s.rom.bundled}
     report = ImportReport()
     for label, data in _candidates(src):
         if data is None:
@@ -182,6 +187,8 @@ def import_roms(src: str | os.PathLike, games: dict[str, GameSpec], dest: Path |
             report.unreadable.append((label, why))
             continue
         spec = by_hash.get(sha256(data))
+        if spec is None and len(data) >= HEADER_END:
+            spec = by_title.get(header_title(data))
         if spec is None:
             why = "unknown SHA-256"
             if len(data) >= HEADER_END:
@@ -201,7 +208,7 @@ def import_roms(src: str | os.PathLike, games: dict[str, GameSpec], dest: Path |
 
 
 def rom_status(games: dict[str, GameSpec]) -> list[tuple[GameSpec, Path | None]]:
-    """Each supported game with the path of its usable ROM, or None when it is missing."""
+    """Each game with the path of its usable ROM, or None when it is missing."""
     rows = []
     for spec in games.values():
         try:

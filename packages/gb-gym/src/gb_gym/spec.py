@@ -15,6 +15,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .actions import DEFAULT_MAX_BUTTONS
+
 
 class Memory(Protocol):
     def __getitem__(self, addr: int) -> int: ...
@@ -68,9 +70,10 @@ class RomInfo:
     """How to find and check a game's ROM."""
 
     title: str  # cartridge header title (0x134..0x143), as PyBoy reads it
-    sha256: tuple[str, ...] = ()  # known good dumps; empty for our bundled cartridge
-    filename: str = ""  # canonical file name in the ROM folder
-    bundled: bool = False  # ships inside gb_gym/roms
+    sha256: tuple[str, ...] = ()  # known good dumps; empty: any file with the title (our cartridge, homebrew)
+    filename: str = ""  # canonical file name in the ROM folder (and in the package's roms/ when bundled)
+    bundled: bool = False  # ships inside a Python package, as <package>/roms/<filename>
+    package: str = "gb_gym"  # the package a bundled ROM ships in (a game's own package, out of tree)
 
 
 class GameSpec(ABC):
@@ -83,6 +86,7 @@ class GameSpec(ABC):
     levels: tuple[str, ...]  # the game's own level names
     default_level: str
     max_episode_steps: int  # default TimeLimit, in turns
+    max_buttons: int = DEFAULT_MAX_BUTTONS  # most buttons one text answer may press (actions="buttons", VLM answers)
 
     @abstractmethod
     def start(self, session: Session, level: str, seed: int) -> Any:
@@ -101,7 +105,7 @@ class GameSpec(ABC):
         return None
 
     def scripted_decision(self, gb: GameBoyLike) -> tuple[tuple[str, ...], str] | None:
-        """A RAM-reading scripted player's next buttons (at most two) and its reason in words,
+        """A RAM-reading scripted player's next buttons (at most `max_buttons`) and its reason in words,
         or None if the game has no scripted player."""
         return None
 

@@ -40,7 +40,7 @@ def listf(*default: Any) -> Any:
 
 @dataclass
 class EnvCfg:
-    game: str = "hopland"
+    game: str = "hopland"  # a game's name (gb-gym roms list) or package.module:SpecClass
     levels: list[str] = listf("1", "2", "3")  # training levels
     eval_levels: list[str] = "${.levels}"  # type: ignore[assignment]
     reward_scale: float = num(10.0, gt=0)  # the paper: 10 x delta x-progress per turn
@@ -49,7 +49,7 @@ class EnvCfg:
     terminate_on: str = choice("life", "game_over")
     frame_skip: list[int] = listf(5, 15)  # frames per turn: without / with 'a' held
     max_turns: int = num(48, gt=0)
-    rom_path: str | None = None  # default: the imported ROM (gb-gym roms import DIR)
+    rom_path: str | None = None  # null: the game's own ROM (bundled with its package, or gb-gym roms import DIR)
 
 
 @dataclass
@@ -179,7 +179,7 @@ class Config:
     env: EnvCfg = field(default_factory=EnvCfg)
     model: ModelCfg = field(default_factory=ModelCfg)
     algo: AlgoCfg = field(default_factory=AlgoCfg)
-    name: str = "${env.game}-${model.name}-${algo.name}"
+    name: str = "${game_name:${env.game}}-${model.name}-${algo.name}"
     out_dir: str = "runs/${name}"  # everything the run writes; resume=true continues from what is there
     seed: int = 0
     resume: bool = False
@@ -221,7 +221,7 @@ class SB3EvalCfg:
 @dataclass
 class SB3Config:
     env: EnvCfg = field(default_factory=EnvCfg)
-    name: str = "${env.game}-sb3-${actions}"
+    name: str = "${game_name:${env.game}}-sb3-${actions}"
     out_dir: str = "runs/${name}"
     seed: int = 0
     actions: str = choice("engineered", "original")
@@ -234,6 +234,20 @@ class SB3Config:
     ppo: PPOCfg = field(default_factory=PPOCfg)
     eval: SB3EvalCfg = field(default_factory=SB3EvalCfg)
 
+
+def _spec(game: str) -> Any:
+    import gb_gym
+
+    try:
+        return gb_gym.get_spec(game)
+    except (TypeError, ValueError):
+        return None  # `check` names the bad env.game
+
+
+# conf/env/default.yaml's levels: the game's default level; run names use the game's name, not package.module:Spec
+OmegaConf.register_new_resolver("game_default_levels", lambda g: [_spec(g).default_level] if _spec(g) else [],
+                                replace=True)
+OmegaConf.register_new_resolver("game_name", lambda g: _spec(g).name if _spec(g) else g, replace=True)
 
 cs = ConfigStore.instance()
 cs.store(name="config_schema", node=Config)
@@ -272,6 +286,7 @@ def check(cfg: Config) -> Config:
 
     for path, f, value in _fields(cfg):
         _check_field(path, f, value)
+    _check_game(cfg.env)
     bad = [s for s in cfg.stages if s not in STAGES]
     if bad:
         raise ConfigError(f"invalid stages {bad}: choose from {', '.join(STAGES)} (in that order)")
@@ -318,32 +333,54 @@ def check(cfg: Config) -> Config:
         raise ConfigError(f"invalid env.frame_skip={cfg.env.frame_skip}: expected [frames, jump_frames], both >= 1")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"invalid device={cfg.device!r}: choose auto, cpu, cuda or cuda:N")
-    _check_game(cfg)
+    _check_levels(cfg)
+    _check_annotation_source(cfg)
     return cfg
 
 
-def _check_game(cfg: Config) -> None:
-    """The game's levels, and that it has what annotate.teacher=ram needs."""
+def _check_game(env: EnvCfg) -> Any:
     import gb_gym
 
     try:
-        spec = gb_gym.get_spec(cfg.env.game)
-    except (KeyError, ValueError) as e:
-        raise ConfigError(f"invalid env.game={cfg.env.game!r}: {e}") from None
+        return gb_gym.get_spec(env.game)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"invalid env.game={env.game!r}: {e}") from None
+
+
+def _check_levels(cfg: Config) -> None:
+    spec = _check_game(cfg.env)
     for key, levels in (("env.levels", cfg.env.levels), ("env.eval_levels", cfg.env.eval_levels),
                         ("annotate.levels", cfg.annotate.levels), ("eval.levels", cfg.eval.levels)):
         bad = [lv for lv in levels if lv not in spec.levels]
         if bad:
             raise ConfigError(f"invalid {key}={bad}: {spec.display_name} has levels {', '.join(spec.levels)}")
-    ram_teacher = "annotate" in cfg.stages and cfg.annotate.teacher == "ram"
-    if ram_teacher and not (spec.has_scene and spec.has_scripted_player):
-        raise ConfigError(f"annotate.teacher=ram needs a RAM scene and a scripted player, which {spec.display_name} "
-                          "lacks: set annotate.teacher=openai or model")
+
+
+def _check_annotation_source(cfg: Config) -> None:
+    """The RAM teacher needs the game's scene description and scripted player, as does a scripted rollout
+    policy; a game without them (a new one, often) is told how to train before any work starts."""
+    an = cfg.annotate
+    if "annotate" not in cfg.stages or an.videos:
+        return
+    spec = _check_game(cfg.env)
+    need_bot = an.teacher == "ram" or an.policy == "scripted"
+    if (an.teacher == "ram" and not spec.has_scene) or (need_bot and not spec.has_scripted_player):
+        raise ConfigError(
+            f"{spec.display_name} has no RAM scene description or scripted player (GameSpec.scene, "
+            f"scripted_decision), which annotate.teacher=ram and annotate.policy=scripted need: annotate with "
+            "annotate.teacher=openai or model and annotate.policy=random, or train RL from the base model "
+            "without annotation and SFT: stages=[rl,eval] rl.init=base eval.policies=[base,rl]"
+        )
 
 
 def check_sb3(cfg: SB3Config) -> SB3Config:
     for path, f, value in _fields(cfg):
         _check_field(path, f, value)
+    spec = _check_game(cfg.env)
+    for key, levels in (("env.levels", cfg.env.levels), ("eval.levels", cfg.eval.levels)):
+        bad = [lv for lv in levels if lv not in spec.levels]
+        if bad or not levels:
+            raise ConfigError(f"invalid {key}={bad or levels}: {spec.display_name} has levels {', '.join(spec.levels)}")
     if cfg.ppo.batch_size % cfg.n_envs:
         raise ConfigError(f"ppo.batch_size={cfg.ppo.batch_size} must be a multiple of n_envs={cfg.n_envs}")
     return cfg

@@ -10,21 +10,25 @@ from .config import EnvCfg
 
 
 def env_kwargs(env_cfg: EnvCfg, actions: str = "buttons") -> dict:
-    return dict(
+    kwargs = dict(
         actions=actions,
         reward_scale=float(env_cfg.reward_scale),
         reward_per=str(env_cfg.reward_per),
         death_penalty=float(env_cfg.death_penalty),
         terminate_on=str(env_cfg.terminate_on),
         frame_skip=tuple(int(x) for x in env_cfg.frame_skip),
-        rom_path=env_cfg.rom_path,
     )
+    if env_cfg.rom_path is not None:  # null: the game's own default (the registration's rom_path, or its ROM)
+        kwargs["rom_path"] = env_cfg.rom_path
+    return kwargs
 
 
 def make_env(env_cfg: EnvCfg, level: str | None = None, actions: str = "buttons", max_turns: int | None = None,
              ram_info: bool = False) -> gym.Env:
     """One env of the configured game. Turn limits are the caller's (episode runner) unless `max_turns` is given.
-    `ram_info=True`: every info carries the RAM's `scene` and the scripted player's decision for its frame."""
+    `ram_info=True`: every info carries the RAM's `scene` and the scripted player's decision for its frame.
+    `env.game` is resolved here, in whichever process makes the env (SB3's subprocess workers too): a game of an
+    installed package by its entry point, a `package.module:SpecClass` by importing it."""
     spec = gb_gym.get_spec(str(env_cfg.game))
     return gym.make(
         spec.env_id,

@@ -4,7 +4,8 @@ Strict: the whole response is `<perception>…</perception><reasoning>…</reaso
 with only whitespace between and around, each tag once.
 Lenient: the last `<answer>…</answer>` (or a trailing unclosed `<answer>[…]`) holds a valid list;
 with no answer tag at all, the last bracketed list of quoted names in the text is used.
-A list is valid when it has at most 2 entries, each a quoted name from BUTTONS (case-insensitive);
+A list is valid when it has at most `max_buttons` entries (the game's `GameSpec.max_buttons`, 2 by default),
+each a quoted name from BUTTONS (case-insensitive);
 `noop` means no button, `[]` too. Buttons come back deduplicated in BUTTONS order.
 """
 
@@ -14,7 +15,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from vlm_rl.prompts import BUTTONS, MAX_BUTTONS
+from gb_gym.actions import DEFAULT_MAX_BUTTONS
+from vlm_rl.prompts import BUTTONS
 
 _TAGS = ("perception", "reasoning", "answer")
 _QUOTES = {"'": "'", '"': '"', "\u2018": "\u2019", "\u2019": "\u2019", "\u201c": "\u201d"}
@@ -39,7 +41,7 @@ class ParsedResponse:
         return "+".join(self.buttons) or "noop"
 
 
-def _parse_list(s: str) -> tuple[tuple[str, ...] | None, str | None]:
+def _parse_list(s: str, max_buttons: int) -> tuple[tuple[str, ...] | None, str | None]:
     """'['a', 'right']' -> (('a', 'right'), None); on failure (None, error)."""
     s = s.strip()
     if not (s.startswith("[") and s.endswith("]")):
@@ -55,8 +57,8 @@ def _parse_list(s: str) -> tuple[tuple[str, ...] | None, str | None]:
     unknown = [n for n in names if n not in BUTTONS]
     if unknown:
         return None, f"unknown button name(s) {unknown[:5]}; allowed: {list(BUTTONS)}"
-    if len(names) > MAX_BUTTONS:
-        return None, f"{len(names)} buttons given, at most {MAX_BUTTONS} allowed"
+    if len(names) > max_buttons:
+        return None, f"{len(names)} buttons given, at most {max_buttons} allowed"
     pressed = set(names) - {"noop"}
     return tuple(b for b in BUTTONS if b in pressed), None
 
@@ -98,14 +100,15 @@ def _find_answer(text: str) -> tuple[str | None, str | None]:
     return None, "no <answer> tag and no list of button names found"
 
 
-def parse_response(text: str) -> ParsedResponse:
+def parse_response(text: str, max_buttons: int = DEFAULT_MAX_BUTTONS) -> ParsedResponse:
+    """The buttons of a response (at most `max_buttons`: pass the game's `GameSpec.max_buttons`)."""
     if not isinstance(text, str):
         return ParsedResponse(None, False, False, None, None, f"expected str, got {type(text).__name__}")
     perception, reasoning = _between(text, "perception"), _between(text, "reasoning")
     answer, error = _find_answer(text)
     buttons = None
     if answer is not None:
-        buttons, error = _parse_list(answer)
+        buttons, error = _parse_list(answer, max_buttons)
     valid = buttons is not None
     return ParsedResponse(buttons, valid and _is_strict(text), valid, perception, reasoning, error)
 

@@ -1,17 +1,24 @@
 """Per-game instruction prompts in the Odysseus style, and the chat messages built from them.
 
 Every turn is one user message: the prompt text first, then the image(s). No system role
-(paper, Section B). A new game is a new `GamePrompt` passed to `register_prompt`.
+(paper, Section B). A game's prompt is, first found: one passed to `register_prompt`, one an
+installed package declares in the `vlm_rl.prompts` entry point group (`name = "package.module:PROMPT"`,
+a `GamePrompt`), or a generic one made from its `GameSpec`. The most buttons per answer the
+prompt states is the game's `GameSpec.max_buttons`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 
+import gb_gym
 from gb_gym.actions import ANSWER_NAMES as BUTTONS  # the names an answer may use: gb_gym's button grammar
-from gb_gym.actions import MAX_BUTTONS
 
-__all__ = ["BUTTONS", "MAX_BUTTONS", "GamePrompt", "build_messages", "games", "prompt_text", "register_prompt"]
+__all__ = ["BUTTONS", "ENTRY_POINT_GROUP", "GamePrompt", "build_messages", "games", "get_prompt", "prompt_text",
+           "register_prompt"]
+
+ENTRY_POINT_GROUP = "vlm_rl.prompts"
 
 
 @dataclass(frozen=True)
@@ -26,24 +33,53 @@ class GamePrompt:
 _PROMPTS: dict[str, GamePrompt] = {}
 
 
-def register_prompt(game: str, prompt: GamePrompt) -> None:
+def _checked(game: str, prompt: object) -> GamePrompt:
+    if not isinstance(prompt, GamePrompt):
+        raise ValueError(f"Prompt for game {game!r} is {prompt!r}, not a vlm_rl.prompts.GamePrompt.")
     missing = [b for b in BUTTONS if b not in prompt.buttons]
     if missing:
         raise ValueError(f"Prompt for game {game!r} does not describe buttons {missing}. Expecting all of {BUTTONS}.")
-    _PROMPTS[game] = prompt
+    return prompt
+
+
+def register_prompt(game: str, prompt: GamePrompt) -> None:
+    _PROMPTS[game] = _checked(game, prompt)
 
 
 def games() -> tuple[str, ...]:
+    """The games with a registered prompt (the built-in ones unless `register_prompt` added more)."""
     return tuple(_PROMPTS)
 
 
-def prompt_text(game: str, n_history_frames: int = 0) -> str:
+def generic_prompt(spec: gb_gym.GameSpec) -> GamePrompt:
+    """The prompt of a game that has none of its own: its name, the reward's goal, the Game Boy's buttons."""
+    return GamePrompt(
+        title=spec.display_name,
+        goal="The goal is to move to the right as far as possible and reach the end of the level.",
+        buttons={
+            "a": "The A button", "b": "The B button", "up": "Up on the direction pad",
+            "down": "Down on the direction pad", "left": "Move left", "right": "Move right",
+            "noop": "Do nothing (used to wait for a brief period without performing any action)",
+        },
+    )
+
+
+def get_prompt(game: str | gb_gym.GameSpec) -> GamePrompt:
+    """The prompt of `game` (a name gb_gym knows, or package.module:SpecClass): registered, installed, or generic."""
+    spec = gb_gym.get_spec(game)
+    if spec.name in _PROMPTS:
+        return _PROMPTS[spec.name]
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=spec.name):
+        return _checked(spec.name, ep.load())
+    return generic_prompt(spec)
+
+
+def prompt_text(game: str | gb_gym.GameSpec, n_history_frames: int = 0) -> str:
     """The full instruction text for `game` (Section B of the paper, generalised over games)."""
-    if game not in _PROMPTS:
-        raise KeyError(f"No prompt for game {game!r}. Known games: {sorted(_PROMPTS)}; add one with register_prompt().")
     if n_history_frames < 0:
         raise ValueError(f"n_history_frames must be >= 0, got {n_history_frames}")
-    p = _PROMPTS[game]
+    p = get_prompt(game)
+    max_buttons = gb_gym.get_spec(game).max_buttons
     quoted = ", ".join(f"'{b}'" for b in BUTTONS)
     parts = [
         f"You are playing {p.title}.",
@@ -67,12 +103,12 @@ def prompt_text(game: str, n_history_frames: int = 0) -> str:
         "Then, in <reasoning></reasoning>, break down your reasoning step by step, "
         "justifying each action you consider. "
         "Output your final action in <answer>['button1', 'button2', ...]</answer>.",
-        f"The maximum number of buttons you can press simultaneously in one turn is {MAX_BUTTONS}.",
+        f"The maximum number of buttons you can press simultaneously in one turn is {max_buttons}.",
     ]
     return "\n\n".join(parts)
 
 
-def build_messages(game: str, n_history_frames: int = 0) -> list[dict]:
+def build_messages(game: str | gb_gym.GameSpec, n_history_frames: int = 0) -> list[dict]:
     """One user turn for `processor.apply_chat_template`: text first, then n_history_frames + 1 images."""
     content: list[dict] = [{"type": "text", "text": prompt_text(game, n_history_frames)}]
     content += [{"type": "image"} for _ in range(n_history_frames + 1)]

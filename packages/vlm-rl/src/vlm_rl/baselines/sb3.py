@@ -28,9 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def _make_train_env(env_cfg: EnvCfg, actions: str):
-    def make():
-        import gb_gym  # noqa: F401  (fresh worker processes register the envs here)
-
+    def make():  # runs in each worker process: make_env resolves env.game there (entry point or module:Spec)
         env = make_env(env_cfg, actions=actions, max_turns=int(env_cfg.max_turns))
         return LevelSampler(env, [str(lv) for lv in env_cfg.levels])
 

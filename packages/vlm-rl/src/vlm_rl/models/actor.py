@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+import gb_gym
 from vlm_rl.parsing import ParsedResponse, parse_response
 from vlm_rl.prompts import build_messages
 
@@ -112,6 +113,7 @@ class VLMActor:
         self.max_new_tokens, self.temperature, self.top_p = max_new_tokens, temperature, top_p
         self.tokenizer = tok = processor.tokenizer
         tok.padding_side = "left"
+        self.max_buttons = gb_gym.get_spec(game).max_buttons  # the game's cap: what the prompt says and parsing checks
         messages = build_messages(game, n_history)
         self.prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         self.response_prefix = self._response_prefix(messages)
@@ -276,7 +278,7 @@ class VLMActor:
             text = self.tokenizer.decode(ids, skip_special_tokens=True)
             turns.append(Turn(
                 frames=frames[i], prompt_ids=enc["input_ids"][i][enc["attention_mask"][i].bool()].cpu(),
-                response_ids=ids, logprobs=logprobs[i, :n], text=text, parsed=parse_response(text),
+                response_ids=ids, logprobs=logprobs[i, :n], text=text, parsed=parse_response(text, self.max_buttons),
                 truncated=not bool(is_stop[i].any()),
             ))
         return turns
@@ -294,7 +296,7 @@ class VLMActor:
             ids = torch.tensor([*ids, self.stop_ids[0]], dtype=torch.long)
             turns.append(Turn(frames=frames[i], prompt_ids=enc["input_ids"][i][enc["attention_mask"][i].bool()],
                               response_ids=ids, logprobs=torch.zeros(len(ids)), text=text,
-                              parsed=parse_response(text)))
+                              parsed=parse_response(text, self.max_buttons)))
         return turns
 
     # ---- batching -----------------------------------------------------------------------------

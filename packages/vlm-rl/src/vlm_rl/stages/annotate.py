@@ -74,14 +74,7 @@ def rollout_frames(cfg: Config, actor=None) -> Iterator[tuple[np.ndarray, Any, A
     a = cfg.annotate
     kind = "vlm" if actor is not None else a.policy
     envs = [make_env(cfg.env, ram_info=True) for _ in range(4)]
-    spec = envs[0].unwrapped.spec_game
-    need_bot = a.teacher == "ram" or kind == "scripted"
-    if (a.teacher == "ram" and not spec.has_scene) or (need_bot and not spec.has_scripted_player):
-        raise ValueError(
-            f"{spec.display_name} has no RAM scene description or scripted player, which annotate.teacher=ram "
-            "and annotate.policy=scripted need; use annotate.teacher=openai with annotate.policy=random or a "
-            "saved policy, or annotate.videos"
-        )
+    spec = envs[0].unwrapped.spec_game  # the config's check made sure it has what the teacher and policy need
     policy = _RolloutPolicy(kind, a.epsilon, np.random.default_rng(cfg.seed), actor)
     episode = 0
     try:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+import gb_gym
 from gb_gym.spec import Scene
 
 from ..parsing import parse_response
@@ -183,7 +184,7 @@ class OpenAITeacher:
             text = self._ask(self._body(frame, prompt))
             if self._cache is not None:
                 self._cache.put(key, text)
-        return text, parse_response(text)
+        return text, parse_response(text, gb_gym.get_spec(game).max_buttons)
 
     def _body(self, frame: np.ndarray, prompt: str) -> bytes:
         from PIL import Image
