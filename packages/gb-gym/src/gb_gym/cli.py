@@ -132,7 +132,7 @@ def _add_ram(sub) -> None:
     ram = sub.add_parser("ram", help="find a game's RAM addresses from play; check a spec against a recording")
     ram = ram.add_subparsers(dest="ram_command", required=True)
     p = ram.add_parser("record", help="play (button script or keyboard) and record RAM, frame and buttons every turn")
-    p.add_argument("--game", default=None, choices=sorted(GAMES), help="start from the game's first playable frame")
+    p.add_argument("--game", default=None, help="a registered game (gb-gym roms list): start from its first playable frame")
     p.add_argument("--rom", default=None, help="a ROM file: with --game, that game's ROM; alone, any ROM from power-on")
     p.add_argument("--level", default=None)
     p.add_argument("--seed", type=int, default=0)
@@ -157,7 +157,7 @@ def _add_ram(sub) -> None:
             p.add_argument("--skeleton", default=None, help="write a GameSpec skeleton (.py) with the best candidates")
             p.add_argument("--name", default=None, help="class name for the skeleton (default: from the ROM title)")
         else:
-            p.add_argument("--spec", default=None, choices=sorted(GAMES), help="the game whose spec to check")
+            p.add_argument("--spec", default=None, help="the registered game whose spec to check")
             p.add_argument("--formula", default=None,
                            help="an x-progress formula over mem[ADDR], e.g. 'mem[0xD053]*16 + mem[0xD05C]'")
 
