@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 
 from vlm_rl.config import EnvCfg
 from vlm_rl.envs import make_env
 from vlm_rl.replay.page import spread
-from vlm_rl.replay.record import eval_record, keep_rl_step, read_replay, reward_to_go, write_replay
+from vlm_rl.replay.record import eval_record, keep_rl_step, read_replay, reward_to_go, rl_records, write_replay
 from vlm_rl.replay.render import ReplayMismatch, render
 from vlm_rl.rollout import make_jobs, run_episodes
 
@@ -81,3 +82,24 @@ def test_which_rl_steps_keep_replays_and_which_episodes_are_shown():
     eps = [{"progress": p} for p in (5, 0, 9, 3, 7, 1, 8)]
     assert [e["progress"] for e in spread(eps, 3)] == [0, 5, 9]  # worst, median, best
     assert spread(eps, 10) == eps
+
+
+def test_rl_records_put_each_turns_numbers_on_its_turn(played):
+    """The estimator's outputs come per remaining turn (here rl.drop_last_turns cut each episode's last
+    turn): each lands on its own turn, the cut turns get none and are not kept; no critic, no values."""
+    episodes = played[0][:2]
+    lengths = [len(ep.steps) for ep in episodes]
+    ends = {sum(lengths[: k + 1]) - 1 for k in range(2)}
+    rows = torch.tensor([i for i in range(sum(lengths)) if i not in ends])
+    returns, adv = rows.double() * 10, rows.double() - 0.5
+    keep = adv > 3
+    for values in (rows.double() + 0.25, None):
+        recs = rl_records(episodes, rows, values, returns, adv, keep)
+        flat = [t for r in recs for t in r["turns"]]
+        assert [len(r["turns"]) for r in recs] == lengths
+        for i, t in enumerate(flat):
+            if i in ends:
+                assert (t["value"], t["return"], t["advantage"], t["kept"]) == (None, None, None, False)
+            else:
+                assert (t["value"], t["return"], t["advantage"], t["kept"]) == (
+                    None if values is None else i + 0.25, i * 10, i - 0.5, i - 0.5 > 3)

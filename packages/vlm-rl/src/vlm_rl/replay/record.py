@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..parsing import tag_texts
 from ..perception import facts_from_text, scene_facts
 from ..rollout import Episode
@@ -83,6 +85,30 @@ def episode_record(ep: Episode, values: Sequence[float] | None = None, returns: 
 def eval_record(ep: Episode, gamma: float) -> dict[str, Any]:
     """An evaluation episode: no critic, the return is the discounted reward-to-go."""
     return episode_record(ep, returns=reward_to_go([s.reward for s in ep.steps], gamma))
+
+
+def rl_records(episodes: Sequence[Episode], rows: torch.Tensor, values: torch.Tensor | None, returns: torch.Tensor,
+               advantages: torch.Tensor, keep: torch.Tensor) -> list[dict[str, Any]]:
+    """One RL step's episodes. The estimator's outputs are per remaining turn: `rows` says which step (counted
+    over the episodes in order) each one is; turns cut by rl.drop_last_turns get no numbers and are not kept.
+    `values` is None without a critic."""
+    n = sum(len(ep.steps) for ep in episodes)
+
+    def spread_out(x: torch.Tensor | None) -> list[float]:
+        full = torch.full((n,), float("nan"), dtype=torch.float64)
+        if x is not None:
+            full[rows] = x.double()
+        return full.tolist()
+
+    cols = {"values": spread_out(values), "returns": spread_out(returns), "advantages": spread_out(advantages)}
+    kept = torch.zeros(n, dtype=torch.bool)
+    kept[rows] = keep
+    records, start = [], 0
+    for ep in episodes:
+        sl = slice(start, start + len(ep.steps))
+        start = sl.stop
+        records.append(episode_record(ep, **{k: v[sl] for k, v in cols.items()}, kept=kept[sl].tolist()))
+    return records
 
 
 def write_replay(path: Path, episodes: list[dict], *, kind: str, title: str, step: int | None = None,

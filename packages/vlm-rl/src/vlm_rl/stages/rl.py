@@ -29,7 +29,7 @@ from ..envs import make_env
 from ..metrics import MetricLogger
 from ..models.critic import CNNCritic
 from ..models.policy import load_model, make_actor, pick_device, save_policy
-from ..replay.record import episode_record, keep_rl_step, write_replay
+from ..replay.record import keep_rl_step, rl_records, write_replay
 from ..report.curves import CurveWriter
 from ..rollout import ActorPolicy, RolloutBatch, episode_stats, evaluate_actor, flatten, make_jobs, run_episodes
 from ..runs import RunDir
@@ -136,7 +136,9 @@ class Trainer:
             batch, values, next_values, rows = batch.select(kept), values[kept], next_values[kept], rows[kept]
         adv, returns, keep = advantages(self.advantage, self.algo, self.dist, batch, values, next_values)
         if self.dist.is_main and keep_rl_step(self.step + 1, self.r.steps, self.cfg.replay.rl_every):
-            self._write_replay(episodes, rows, values, returns, adv, keep)
+            records = rl_records(episodes, rows, values if self.critic is not None else None, returns, adv, keep)
+            write_replay(self.run_dir.rl_replay(self.step + 1), records, kind="rl", title=f"RL step {self.step + 1}",
+                         step=self.step + 1)
         metrics = {f"rollout/{k}": v for k, v in episode_stats(episodes, batch).items()}
         if self.critic_update is not None:
             n_steps = self.dist.agree_max(-(-len(returns) // self.critic_update.minibatch_size))
@@ -164,25 +166,6 @@ class Trainer:
             **{f"curriculum/{lv}": w for lv, w in self.curriculum.weights.items()},
         })
         return metrics
-
-    def _write_replay(self, episodes, rows, values, returns, adv, keep) -> None:
-        """This process's episodes of the step, each turn with its value, return, advantage and kept flag
-        (turns cut by rl.drop_last_turns: no numbers, not kept)."""
-        n = sum(len(ep.steps) for ep in episodes)
-        cols = {}
-        for name, x in (("values", values), ("returns", returns), ("advantages", adv)):
-            full = torch.full((n,), float("nan"))
-            full[rows] = x.float()
-            cols[name] = full.tolist()
-        kept = torch.zeros(n, dtype=torch.bool)
-        kept[rows] = keep
-        records, start = [], 0
-        for ep in episodes:
-            sl = slice(start, start + len(ep.steps))
-            start = sl.stop
-            records.append(episode_record(ep, **{k: v[sl] for k, v in cols.items()}, kept=kept[sl].tolist()))
-        step = self.step + 1
-        write_replay(self.run_dir.rl_replay(step), records, kind="rl", title=f"RL step {step}", step=step)
 
     def evaluate_curve(self) -> None:
         e = self.cfg.eval
