@@ -103,3 +103,15 @@ def test_rl_records_put_each_turns_numbers_on_its_turn(played):
             else:
                 assert (t["value"], t["return"], t["advantage"], t["kept"]) == (
                     None if values is None else i + 0.25, i * 10, i - 0.5, i - 0.5 > 3)
+
+
+def test_the_replay_command_says_what_is_missing(tmp_path):
+    from vlm_rl.replay.__main__ import main
+
+    with pytest.raises(FileNotFoundError, match="holds no replays"):
+        main([str(tmp_path)])
+    write_replay(tmp_path / "rl" / "replays" / "step_00001.json.gz", [], kind="rl", title="RL step 1", step=1)
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        main([str(tmp_path)])
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--episodes", "0"])

@@ -13,6 +13,7 @@ from ..envs import make_env
 from ..runs import RunDir
 from .page import write_page
 from .record import read_replay
+from .render import ReplayMismatch
 
 
 def run_env_cfg(run: RunDir) -> EnvCfg:
@@ -50,5 +51,5 @@ def main(argv: list[str] | None = None) -> Path:
 if __name__ == "__main__":
     try:
         main()
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, ReplayMismatch) as e:
         sys.exit(f"error: {e}")
