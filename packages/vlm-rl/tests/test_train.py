@@ -2,11 +2,13 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -288,3 +290,124 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path):
     (tmp_path / "step_000001" / "trainer.json").write_text("{")
     with pytest.raises(CheckpointError, match="no readable checkpoint.*step_000002 is damaged"):
         find_checkpoint(tmp_path)
+
+
+def _launch_chromium(p):
+    """Debian's chromium (.ci/run installs it), else Playwright's own browser, else a skip saying how."""
+    import shutil
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        return p.chromium.launch(**({"executable_path": exe, "args": ["--no-sandbox"]} if exe else {}))
+    except Exception as e:  # no browser at all
+        pytest.skip(f"no headless chromium ({str(e).splitlines()[0]}): apt-get install chromium")
+
+
+def _shown(text: str, value) -> bool:
+    """A number as the page shows it (JavaScript's String(x); an em dash for none) equals the file's."""
+    if value is None:
+        return text == "\u2014"
+    if isinstance(value, bool):
+        return text == str(value).lower()
+    return float(text) == value
+
+
+def test_the_replay_viewer_shows_the_runs_episodes(run):
+    """After the main job, `python -m vlm_rl.replay RUN` writes a page a headless browser drives: no console
+    errors, the scrubber moves the frame and the text, and every number shown is the replay files'."""
+    from vlm_rl.replay.page import png_uri
+    from vlm_rl.replay.record import read_replay
+    from vlm_rl.replay.render import render
+    from vlm_rl.runs import RunDir
+
+    out, _ = run
+    rd = RunDir(out)
+    # kept: RL steps 1 and 2 (the first and the last; replay.rl_every=5) and both evaluated policies, whose
+    # episodes are those results.json and metrics.jsonl report
+    assert [p.name for p in rd.replays()] == ["step_00001.json.gz", "step_00002.json.gz", "rl.json.gz", "sft.json.gz"]
+    results = json.loads((out / "eval" / "results.json").read_text())
+    for label in ("SFT", "RL"):
+        eps = read_replay(rd.eval_replay(label))["episodes"]
+        assert {lv: [e["progress"] for e in eps if e["level"] == lv] for lv in ("1", "2")} == results[label]["values"]
+    for row in read_metrics(out / "rl" / "metrics.jsonl"):
+        turns = [t for e in read_replay(rd.rl_replay(row["step"]))["episodes"] for t in e["turns"]]
+        assert sum(t["kept"] for t in turns) / len(turns) == pytest.approx(row["adv/kept_fraction"])
+        assert np.mean([t["return"] for t in turns]) == pytest.approx(row["adv/return_mean"], rel=1e-4, abs=1e-3)
+
+    res = subprocess.run([sys.executable, "-m", "vlm_rl.replay", str(out)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = rd.replay_page.read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # self-contained: nothing fetched from a server
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (vlm-rl[test])")
+    from vlm_rl.envs import make_env
+    from vlm_rl.replay.__main__ import run_env_cfg
+
+    env = make_env(run_env_cfg(rd), ram_info=True)
+    with sync_api.sync_playwright() as p:
+        browser = _launch_chromium(p)
+        page = browser.new_page()
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(rd.replay_page.as_uri())
+        titles = page.locator("#list option").all_text_contents()
+        assert titles == ["RL step 1", "RL step 2", "RL", "SFT"]
+
+        # RL step 2: the episode list holds the file's episodes, sorted by progress (click: the other way)
+        page.select_option("#list", label="RL step 2")
+        doc = read_replay(rd.rl_replay(2))
+        rows = [r.split("\t") for r in page.locator("#episodes tbody tr").evaluate_all(
+            "rs => rs.map(r => [...r.cells].map(c => c.textContent).join('\\t'))")]
+        assert len(rows) == len(doc["episodes"])
+        for i, level, seed, progress, ret, turns, end in rows:
+            e = doc["episodes"][int(i)]
+            assert (level, int(seed), int(progress), float(ret), int(turns), end) == (
+                e["level"], e["seed"], e["progress"], e["total_reward"], len(e["turns"]), e["end"])
+        progress = [int(r[3]) for r in rows]
+        assert progress == sorted(progress, reverse=True)
+        page.click("th[data-sort=progress]")
+        assert [int(x) for x in page.locator("#episodes tbody td:nth-child(4)").all_text_contents()] == sorted(progress)
+
+        # the scrubber: at every turn the frame is the emulator's, the text and numbers the file's
+        k = max(range(len(doc["episodes"])), key=lambda j: len({f.tobytes() for f in render(env, doc["episodes"][j])}))
+        e = doc["episodes"][k]
+        frames = render(env, e)
+        page.click(f"#episodes tbody tr[data-index='{k}']")
+        srcs, texts = set(), set()
+        for t in range(len(e["turns"]) + 1):
+            page.locator("#scrubber").fill(str(t))
+            src = page.get_attribute("#frame", "src")
+            assert src == png_uri(frames[t]), t
+            srcs.add(src)
+            if t == len(e["turns"]):
+                assert page.text_content("#turnlabel") == f"end ({e['end']})"
+                break
+            turn = e["turns"][t]
+            assert page.text_content("#turnlabel") == f"turn {t + 1} / {len(e['turns'])}"
+            assert page.text_content("#raw") == turn["text"]
+            texts.add(turn["text"])
+            for key in ("reward", "value", "return", "advantage", "logprob", "kept"):
+                assert _shown(page.text_content(f"#num-{key}"), turn[key]), (t, key)
+            for tag, value in turn["tags"].items():
+                assert page.text_content(f"#tag-{tag}") == (value if value is not None else "\u2014")
+            facts = page.locator("#facts tbody tr")
+            assert facts.count() == 3
+            for j, fact in enumerate(("stance", "hazard", "enemy")):
+                mismatch = turn["ram"][fact] != turn["said"][fact]
+                assert facts.nth(j).get_attribute("class") == ("bad" if mismatch else "ok")
+        assert len(srcs) > 1 and len(texts) > 1  # the scrubber changed both
+        assert page.locator("#curves polyline").count() == 4  # value, return, advantage, reward
+
+        # SFT vs RL on one seed: the SFT page shows RL's episode of the same start
+        page.select_option("#list", label="SFT")
+        sft_ep = read_replay(rd.eval_replay("SFT"))["episodes"][int(page.get_attribute("#episodes tr.sel", "data-index"))]
+        rl_ep = next(o for o in read_replay(rd.eval_replay("RL"))["episodes"]
+                     if (o["level"], o["seed"]) == (sft_ep["level"], sft_ep["seed"]))
+        other = page.locator("#compare .other")
+        assert other.count() == 1 and other.locator("b").text_content() == "RL"
+        assert other.locator(".muted").text_content() == f"progress {rl_ep['progress']}, {rl_ep['end']}"
+        assert other.locator("img").get_attribute("src") == png_uri(render(env, rl_ep)[0])
+        browser.close()
+    env.close()
+    assert errors == []

@@ -175,6 +175,14 @@ class EvalCfg:
 
 
 @dataclass
+class ReplayCfg:
+    """What the run keeps for `python -m vlm_rl.replay RUN` (actions and per-turn fields; no frames)."""
+
+    rl_every: int = num(5, ge=0)  # keep RL steps 1, N, 2N, ... and the last; 0: keep none
+    eval: bool = True  # keep every evaluated episode
+
+
+@dataclass
 class Config:
     env: EnvCfg = field(default_factory=EnvCfg)
     model: ModelCfg = field(default_factory=ModelCfg)
@@ -191,6 +199,7 @@ class Config:
     sft: SFTCfg = field(default_factory=SFTCfg)
     rl: RLCfg = field(default_factory=RLCfg)
     eval: EvalCfg = field(default_factory=EvalCfg)
+    replay: ReplayCfg = field(default_factory=ReplayCfg)
 
 
 @dataclass
@@ -397,7 +406,7 @@ def to_yaml(cfg: Config | SB3Config) -> str:
 
 
 # what a resumed run may change without allow_config_change: how and how long it runs, not what it learns
-RESUMABLE = ("resume", "allow_config_change", "stages", "threads", "device", "rl.steps", "eval.")
+RESUMABLE = ("resume", "allow_config_change", "stages", "threads", "device", "rl.steps", "eval.", "replay.")
 
 
 def changed_keys(saved_yaml: str, cfg: Config) -> list[str]:

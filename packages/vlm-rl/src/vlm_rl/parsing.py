@@ -84,6 +84,11 @@ def _is_strict(text: str) -> bool:
     return not text[pos:].strip()
 
 
+def tag_texts(text: str) -> dict[str, str | None]:
+    """The text inside each of the three tags (None where a tag is missing or not closed)."""
+    return {tag: _between(text, tag) for tag in _TAGS}
+
+
 def _find_answer(text: str) -> tuple[str | None, str | None]:
     """The candidate answer string, or (None, error)."""
     start = text.rfind("<answer>")

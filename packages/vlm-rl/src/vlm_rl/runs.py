@@ -3,8 +3,9 @@
     RUN/config.yaml  timings.json
     RUN/data/                 annotated frames (DONE.json when complete), teacher_cache.jsonl
     RUN/sft/policy/  sft/ckpt/  sft/report.json (written last: SFT is done)
-    RUN/rl/policy/   rl/ckpt/   rl/curve.jsonl  rl/DONE.json
-    RUN/eval/results.{md,csv,json}  eval/perception.json  eval/*.gif
+    RUN/rl/policy/   rl/ckpt/   rl/curve.jsonl  rl/DONE.json  rl/replays/step_NNNNN.json.gz
+    RUN/eval/results.{md,csv,json}  eval/perception.json  eval/*.gif  eval/replays/<policy>.json.gz
+    RUN/replay.html           the replay viewer (python -m vlm_rl.replay RUN)
 
 Stages import this module, never each other.
 """
@@ -42,6 +43,20 @@ class RunDir:
     eval_results = property(lambda self: self.eval / "results.json")
     sb3_done_marker = property(lambda self: self.root / "DONE.json")
     sb3_curve = property(lambda self: self.root / "curve.jsonl")
+    replay_page = property(lambda self: self.root / "replay.html")
+
+    def rl_replay(self, step: int) -> Path:
+        """The episodes of RL step `step` in replayable form (vlm_rl.replay)."""
+        return self.rl / "replays" / f"step_{step:05d}.json.gz"
+
+    def eval_replay(self, label: str) -> Path:
+        """The episodes one evaluated policy played (label as in results.json: 'SFT', 'RL (greedy)', ...)."""
+        stem = "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")
+        return self.eval / "replays" / f"{stem}.json.gz"
+
+    def replays(self) -> list[Path]:
+        """Every replay file of the run: RL steps in order, then the evaluated policies."""
+        return sorted((self.rl / "replays").glob("step_*.json.gz")) + sorted((self.eval / "replays").glob("*.json.gz"))
 
     def ckpt(self, stage: str) -> Path:
         return self.root / stage / "ckpt"

@@ -28,6 +28,7 @@ from ..config import Config
 from ..envs import make_env
 from ..models.policy import load_model, make_actor, pick_device
 from ..perception import perception_fidelity
+from ..replay.record import eval_record, write_replay
 from ..report.stats import markdown_table, write_tables
 from ..rollout import Episode, evaluate_actor
 from ..runs import RunDir
@@ -45,8 +46,11 @@ def _gif(pngs: list[bytes], path: Path) -> None:
     save_gif([np.asarray(Image.open(io.BytesIO(b))) for b in pngs], path)
 
 
-def _compress(ep: Episode) -> None:
-    """Keep what evaluation reports (PNG frames, perception pairs), drop token ids and raw frames."""
+def _compress(ep: Episode, cfg: Config) -> None:
+    """Keep what evaluation reports (PNG frames, perception pairs, the replay record), drop token ids and
+    raw frames."""
+    if cfg.replay.eval:
+        ep.replay = eval_record(ep, cfg.algo.gamma)  # type: ignore[attr-defined]
     ep.pngs = [_png(s.frame) for s in ep.steps]  # type: ignore[attr-defined]
     ep.perception_pairs = [(s.record.parsed.perception, s.scene)  # type: ignore[attr-defined]
                            for s in ep.steps if s.scene is not None]
@@ -75,11 +79,14 @@ def evaluate(cfg: Config) -> dict[str, Any]:
                 per_level = evaluate_actor(actor, envs, levels, e.episodes, seed=e.seed, max_turns=e.max_turns,
                                            greedy=mode == "greedy", states=list(e.states),
                                            format_penalty=cfg.rl.format_penalty,
-                                           on_episode=lambda ep: (_compress(ep), bar.update(1)))
+                                           on_episode=lambda ep: (_compress(ep, cfg), bar.update(1)))
             label = name.upper() if name in ("base", "sft", "rl") else Path(name).name
             label += f" ({mode})" if len(modes) > 1 else ""
             results[label] = {lv: [float(ep.progress) for ep in eps] for lv, eps in per_level.items()}
             everything = [ep for eps in per_level.values() for ep in eps]
+            if cfg.replay.eval and everything:
+                write_replay(run.eval_replay(label), [ep.replay for ep in everything],  # type: ignore[attr-defined]
+                             kind="eval", title=label, policy=name)
             pairs = [p for ep in everything for p in ep.perception_pairs]  # type: ignore[attr-defined]
             fidelity[label] = {**perception_fidelity(pairs),
                                "format_error_rate": sum(ep.format_errors for ep in everything)

@@ -29,6 +29,7 @@ from ..envs import make_env
 from ..metrics import MetricLogger
 from ..models.critic import CNNCritic
 from ..models.policy import load_model, make_actor, pick_device, save_policy
+from ..replay.record import keep_rl_step, rl_records, write_replay
 from ..report.curves import CurveWriter
 from ..rollout import ActorPolicy, RolloutBatch, episode_stats, evaluate_actor, flatten, make_jobs, run_episodes
 from ..runs import RunDir
@@ -129,10 +130,15 @@ class Trainer:
         episodes, batch = self.rollout()
         t1 = time.perf_counter()
         values, next_values = self.values(batch)
+        rows = torch.arange(len(batch))  # each remaining turn's row in the full batch
         if self.r.drop_last_turns:  # before the estimator: the dropped turns leave every statistic
             kept = drop_last_turns(batch.traj_id, self.r.drop_last_turns)
-            batch, values, next_values = batch.select(kept), values[kept], next_values[kept]
+            batch, values, next_values, rows = batch.select(kept), values[kept], next_values[kept], rows[kept]
         adv, returns, keep = advantages(self.advantage, self.algo, self.dist, batch, values, next_values)
+        if self.dist.is_main and keep_rl_step(self.step + 1, self.r.steps, self.cfg.replay.rl_every):
+            records = rl_records(episodes, rows, values if self.critic is not None else None, returns, adv, keep)
+            write_replay(self.run_dir.rl_replay(self.step + 1), records, kind="rl", title=f"RL step {self.step + 1}",
+                         step=self.step + 1)
         metrics = {f"rollout/{k}": v for k, v in episode_stats(episodes, batch).items()}
         if self.critic_update is not None:
             n_steps = self.dist.agree_max(-(-len(returns) // self.critic_update.minibatch_size))
