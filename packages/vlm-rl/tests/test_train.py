@@ -324,7 +324,10 @@ def test_the_replay_viewer_shows_the_runs_episodes(run):
     rd = RunDir(out)
     # kept: RL steps 1 and 2 (the first and the last; replay.rl_every=5) and both evaluated policies, whose
     # episodes are those results.json and metrics.jsonl report
-    assert [p.name for p in rd.replays()] == ["step_00001.json.gz", "step_00002.json.gz", "rl.json.gz", "sft.json.gz"]
+    # (the module's other tests may add evaluations of their own to this run)
+    names = [p.name for p in rd.replays()]
+    assert [n for n in names if n.startswith("step_")] == ["step_00001.json.gz", "step_00002.json.gz"]
+    assert {"rl.json.gz", "sft.json.gz"} <= set(names)
     results = json.loads((out / "eval" / "results.json").read_text())
     for label in ("SFT", "RL"):
         eps = read_replay(rd.eval_replay(label))["episodes"]
