@@ -6,12 +6,12 @@ under FSDP, killed and resumed."""
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -74,18 +74,21 @@ def test_sharded_run_resumes_from_its_own_checkpoint(runs, mode):
 @pytest.mark.slow
 def test_sharded_rl_run_killed_after_a_checkpoint_resumes(tmp_path):
     """The trainer itself under FSDP: killed after its step-1 checkpoint, resumed, both processes end in sync."""
+    ensure_tiny_model("idefics3")  # rl.init=base: built here, not by both processes at once
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(FSDP_YAML), "--num_processes",
            "2", "-m", "vlm_rl.train", *FAST, f"out_dir={out}", "device=cpu", "stages=[rl]", "rl.init=base",
            "rl.steps=2", "rl.trajectories=2", "rl.envs=2", "rl.max_new_tokens=16", "env.max_turns=4"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     latest, deadline = out / "rl" / "ckpt" / "latest", time.time() + 400
     while not (latest.is_file() and latest.read_text().strip() == "step_000001"):
         assert time.time() < deadline and proc.poll() is None, "the run ended before it could be killed"
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both workers
+    workers = psutil.Process(proc.pid).children(recursive=True)  # torchrun's workers have their own sessions
+    for p in [psutil.Process(proc.pid), *workers]:
+        p.kill()
+    psutil.wait_procs(workers, timeout=30)
     proc.wait()
     assert not (out / "rl" / "DONE.json").exists()
 
