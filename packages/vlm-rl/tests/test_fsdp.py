@@ -105,3 +105,21 @@ def test_sharded_rl_run_killed_after_a_checkpoint_resumes(tmp_path):
 
 def _policy(path: Path) -> dict[str, torch.Tensor]:
     return load_file(next(path.glob("*.safetensors")))
+
+
+def test_a_sharded_launch_this_code_cannot_run_is_refused(monkeypatch):
+    from vlm_rl.config import ConfigError, ModelCfg
+    from vlm_rl.sharding import check_launch
+
+    check_launch(ModelCfg(load_in_4bit=True))  # not launched with the FSDP config: nothing to refuse
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    monkeypatch.setenv("FSDP_VERSION", "1")
+    with pytest.raises(ConfigError, match="fsdp_version: 2"):
+        check_launch(ModelCfg())
+    monkeypatch.setenv("FSDP_VERSION", "2")
+    check_launch(ModelCfg())
+    with pytest.raises(ConfigError, match="load_in_4bit"):
+        check_launch(ModelCfg(load_in_4bit=True))
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
+    with pytest.raises(ConfigError, match="no or bf16"):
+        check_launch(ModelCfg())

@@ -41,6 +41,16 @@ def fsdp_launched() -> bool:
     return True
 
 
+def check_launch(model_cfg) -> None:
+    """Refuse, before any model loads, a sharded launch this code cannot run."""
+    if not fsdp_launched():
+        return
+    _mixed_precision()
+    if model_cfg.load_in_4bit:
+        raise ConfigError("model.load_in_4bit=true under the FSDP config: 4-bit weights cannot be sharded; "
+                          "use LoRA over bf16 weights, or launch without --config_file .../fsdp.yaml")
+
+
 def _mixed_precision() -> object | None:
     """bf16 compute over fp32 sharded weights when the accelerate config says mixed_precision: bf16."""
     from torch.distributed.fsdp import MixedPrecisionPolicy
@@ -54,12 +64,12 @@ def _mixed_precision() -> object | None:
 
 
 def _units(model: nn.Module) -> list[nn.Module]:
-    """The modules to shard one by one: the HF model's decoder / encoder layers (`_no_split_modules`)."""
-    hf = model.get_base_model() if hasattr(model, "get_base_model") else model
-    names = set(getattr(hf, "_no_split_modules", None) or ())
+    """The modules to shard one by one: the layers HF models name in `_no_split_modules` (the outer VLM's
+    and each inner model's: Idefics3 names only its vision attention, its Llama text model the decoder layer)."""
+    names = {n for m in model.modules() for n in (getattr(m, "_no_split_modules", None) or ())}
     units = [m for m in model.modules() if type(m).__name__ in names]
     if not units:
-        raise ValueError(f"{type(hf).__name__} names no layers to shard (_no_split_modules is empty)")
+        raise ValueError(f"{type(model).__name__} names no layers to shard (no _no_split_modules)")
     # nested units (an attention block inside a layer) would only add gathers: keep the outermost
     inner = {id(c) for u in units for c in u.modules() if c is not u}
     return [u for u in units if id(u) not in inner]
