@@ -95,8 +95,8 @@ def verify_manifest(root: str | Path, *, required: bool = True) -> None:
         )
 
 
-def optimizer_to_flat(opt: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
-    sd = opt.state_dict()
+def optimizer_to_flat(opt: torch.optim.Optimizer | dict, prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt if isinstance(opt, dict) else opt.state_dict()
     tensors, scalars = {}, {}
     for idx, state in sd["state"].items():
         for k, v in state.items():
@@ -139,12 +139,13 @@ def save_checkpoint(
     step: int,
     *,
     save_policy_fn,
-    optimizers: dict[str, torch.optim.Optimizer],
+    optimizers: dict[str, torch.optim.Optimizer | dict],
     critic: torch.nn.Module | None = None,
     np_rng: np.random.Generator | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write checkpoint `step` under root (save_policy_fn(path) writes the policy directory)."""
+    """Write checkpoint `step` under root (save_policy_fn(path) writes the policy directory). `optimizers`
+    holds optimizers or their state_dict() taken beforehand (a sharded one's is a collective)."""
     root = Path(root)
     name = f"step_{step:06d}"
     final, tmp = root / name, root / (name + ".tmp")

@@ -4,7 +4,8 @@ Launch with `accelerate launch --num_processes N -m vlm_rl.train ...`; a plain
 `python -m` run is one process and every call here is a no-op. Gradients are
 averaged by hand after each backward pass rather than through DDP, because
 processes hold different numbers of turns: `agree_max` lets them agree on a
-common number of optimizer steps, padding with empty ones.
+common number of optimizer steps, padding with empty ones. Under accelerate's FSDP config the actor is
+sharded instead and FSDP reduces its gradients (`vlm_rl.sharding`); the critic is still summed here.
 """
 
 from __future__ import annotations

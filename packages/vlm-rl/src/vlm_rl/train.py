@@ -52,6 +52,9 @@ def _prepare(cfg: Config) -> None:
             (run.root / f"config.before-resume-{n + 1}.yaml").write_text(saved)
             log.warning("resuming %s with changed settings: %s", run.root, ", ".join(changed))
     run.config.write_text(to_yaml(cfg))
+    from .sharding import check_launch
+
+    check_launch(cfg.model)  # a sharded launch (accelerate's FSDP config) this model cannot run
     # the ROM and levels are checked before any model is loaded, then that the weights are here
     check_game(cfg.env)
     if not cfg.model.path.startswith("tiny"):

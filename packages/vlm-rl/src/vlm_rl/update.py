@@ -2,7 +2,10 @@
 response tokens, in minibatches) and the critic's (SmoothL1 on RTG / value_scale), side by side.
 
 Data-parallel runs: each process holds its own turns; the processes agree on a common number of
-optimiser steps (padding with empty ones) and sum or average their gradients before each step.
+optimiser steps (padding with empty ones) and sum or average their gradients before each step. A
+sharded actor (`vlm_rl.sharding`, FSDP2) reduces its gradients in its own backward instead, which every
+process must run the same number of times: there the processes also agree on the number of
+micro-batches of each step, padding with zero-weight ones.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from .guards import check_finite, check_parameters
 from .models.actor import VLMActor
 from .models.critic import CNNCritic
 from .rollout import RolloutBatch
+from .sharding import is_sharded, set_gradient_sync
 
 
 class ActorUpdate:
@@ -28,6 +32,9 @@ class ActorUpdate:
     def __init__(self, actor: VLMActor, rl: RLCfg, algo: AlgoCfg, loss: Entry, dist: Dist):
         self.actor, self.rl, self.algo, self.loss, self.dist = actor, rl, algo, loss, dist
         self.hint = f"rl.lr={rl.lr} too high, or rl.max_grad_norm={rl.max_grad_norm} too loose"
+        self.sharded = is_sharded(actor.model)
+        if self.sharded:  # FSDP reduces a unit's gradients once backward reaches its inputs: a first forward
+            actor.share_prefix = False  # (the shared prompt's KV cache) feeding the second would be cut off
         self.params = [p for p in actor.model.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError("the policy has no trainable parameters: set model.lora=true or model.full_finetune=true")
@@ -52,27 +59,36 @@ class ActorUpdate:
                 for p in self.params:
                     if p.grad is None:
                         p.grad = torch.zeros_like(p)
-                for k in range(0, len(chunk), micro):
-                    ids = chunk[k : k + micro].tolist()
-                    b = self.actor.collate([batch.turns[i] for i in ids])
+                n_micro = -(-len(chunk) // micro)
+                if self.sharded:  # every process runs as many forward/backward passes (FSDP's collectives)
+                    n_micro = self.dist.agree_max(n_micro)
+                for k in range(n_micro):
+                    ids = chunk[k * micro : (k + 1) * micro].tolist()
+                    pad = not ids  # a zero-weight pass on any turn of this process
+                    b = self.actor.collate([batch.turns[i] for i in ids or [0]])
+                    set_gradient_sync(self.actor.model, k == n_micro - 1)
                     lp = self.actor.logprobs(b)
                     mask = b.response_mask.to(lp.device)
                     ref = {"ref_logprobs": self.actor.reference_logprobs(b).to(lp.device)} if self.algo.kl_coef > 0 else {}
-                    loss, info = self.loss.fn(lp, b.old_logprobs.to(lp.device), adv[ids].to(lp.device), mask,
+                    loss, info = self.loss.fn(lp, b.old_logprobs.to(lp.device), adv[ids or [0]].to(lp.device), mask,
                                               num_tokens=total_tokens, **options, **ref)
                     check_finite("actor loss", loss, f"rl step {step}", self.hint)
-                    loss.backward()
+                    (loss * 0.0 if pad else loss).backward()
+                    if pad:
+                        continue
                     # the loss's metrics are sums over the global token count: back to this micro-batch's means
                     n_tok = float(mask.sum())
                     metrics.append({**{k: v * total_tokens / max(n_tok, 1.0) for k, v in info.items()},
                                     "weight": n_tok})
-                self.dist.sync_grads(self.params, op="sum")  # each loss is already over the global token count
-                gn = torch.nn.utils.clip_grad_norm_(self.params, self.rl.max_grad_norm)
+                if not self.sharded:  # each loss is already over the global token count: sum
+                    self.dist.sync_grads(self.params, op="sum")
+                gn = torch.nn.utils.clip_grad_norm_(self.params, self.rl.max_grad_norm)  # global norm under FSDP too
+                gn = gn.full_tensor() if hasattr(gn, "full_tensor") else gn
                 check_finite("actor gradient norm", gn, f"rl step {step}", self.hint)
                 self.optimizer.step()
                 metrics.append({"grad_norm": float(gn), "weight": 0.0})
         check_parameters(self.actor.model.named_parameters(), f"rl step {step}, after the actor update", self.hint)
-        return weighted_mean(metrics)
+        return weighted_mean(sum(self.dist.gather(metrics), []))  # over every process's turns
 
 
 def weighted_mean(rows: list[dict]) -> dict[str, float]:

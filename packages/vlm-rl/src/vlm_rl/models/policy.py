@@ -83,12 +83,15 @@ def make_actor(model, processor, game: str, model_cfg: Any, rl_cfg: Any | None =
     return VLMActor(model, processor, game, **kw)
 
 
-def save_policy(model, processor, out: str | Path, base: str, extra: dict | None = None) -> Path:
+def save_policy(model, processor, out: str | Path, base: str, extra: dict | None = None,
+                state_dict: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write the policy to `out`; `state_dict`: its weights gathered from a sharded model (vlm_rl.sharding)."""
     out = Path(out)
-    check_parameters(model.named_parameters(), f"saving the policy to {out}", "a learning rate too high")
+    named = state_dict.items() if state_dict is not None else model.named_parameters()
+    check_parameters(named, f"saving the policy to {out}", "a learning rate too high")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
+    model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
     processor.save_pretrained(tmp)
     meta = {"base": base, "lora": hasattr(model, "peft_config"), **(extra or {})}
     (tmp / POLICY_META).write_text(json.dumps(meta, indent=1))

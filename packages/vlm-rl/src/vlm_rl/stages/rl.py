@@ -33,6 +33,7 @@ from ..replay.record import keep_rl_step, rl_records, write_replay
 from ..report.curves import CurveWriter
 from ..rollout import ActorPolicy, RolloutBatch, episode_stats, evaluate_actor, flatten, make_jobs, run_episodes
 from ..runs import RunDir
+from ..sharding import WholeOptimizer, fsdp_launched, full_params, full_state_dict, shard
 from ..update import ActorUpdate, CriticUpdate
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class Trainer:
         ckpt = find_checkpoint(self.run_dir.ckpt("rl")) if cfg.resume else None
         start = ckpt[0] / "policy" if ckpt else init_policy
         self.model, self.processor, self.base = load_model(cfg.model, self.device, checkpoint=start)
+        if fsdp_launched():  # `accelerate launch --config_file .../accelerate/fsdp.yaml`: the actor is sharded
+            shard(self.model, self.device, self.dist.world)
         self.actor = make_actor(self.model, self.processor, cfg.env.game, cfg.model, self.r)
         self.advantage = get_advantage_entry(self.algo.advantage)
         self.actor_update = ActorUpdate(self.actor, self.r, self.algo, get_loss_entry(self.algo.loss), self.dist)
@@ -74,7 +77,8 @@ class Trainer:
 
     # ---- checkpoints -----------------------------------------------------------------------------
     def _optimizers(self) -> dict:
-        opts = {"actor": self.actor_update.optimizer}
+        opt = self.actor_update.optimizer
+        opts = {"actor": WholeOptimizer(self.model, opt) if self.actor_update.sharded else opt}
         if self.critic_update is not None:
             opts["critic"] = self.critic_update.optimizer
         return opts
@@ -89,11 +93,14 @@ class Trainer:
         log.info("rl: resumed from %s at step %d", ckpt[0], self.step)
 
     def _checkpoint(self) -> None:
+        # every process takes part in gathering a sharded actor's optimizer state and weights; rank 0 writes
+        optimizers = {k: opt.state_dict() for k, opt in self._optimizers().items()}
+        weights = full_state_dict(self.model)
         if self.dist.is_main:
             save_checkpoint(
                 self.run_dir.ckpt("rl"), self.step,
-                save_policy_fn=lambda p: save_policy(self.model, self.processor, p, self.base),
-                optimizers=self._optimizers(), critic=self.critic, np_rng=self.rng,
+                save_policy_fn=lambda p: save_policy(self.model, self.processor, p, self.base, state_dict=weights),
+                optimizers=optimizers, critic=self.critic, np_rng=self.rng,
                 extra={"curriculum": self.curriculum.state_dict(), "samples": self.samples},
             )
         self.dist.barrier()
@@ -127,7 +134,8 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         t0 = time.perf_counter()
-        episodes, batch = self.rollout()
+        with full_params(self.model):  # whole weights to generate with, under FSDP
+            episodes, batch = self.rollout()
         t1 = time.perf_counter()
         values, next_values = self.values(batch)
         rows = torch.arange(len(batch))  # each remaining turn's row in the full batch
@@ -171,7 +179,8 @@ class Trainer:
 
     def evaluate_curve(self) -> None:
         e = self.cfg.eval
-        with torch.random.fork_rng(devices=[]):  # the same sampling stream at every evaluation, training's untouched
+        # the same sampling stream at every evaluation, training's untouched; whole weights under FSDP
+        with torch.random.fork_rng(devices=[]), full_params(self.model):
             torch.manual_seed(e.seed)
             per_level = evaluate_actor(self.actor, self.envs, list(e.levels), self.r.eval_episodes, seed=e.seed,
                                        max_turns=e.max_turns, keep_steps=False)
@@ -195,13 +204,17 @@ class Trainer:
                 self._checkpoint()
         bar.close()
         final = self.run_dir.rl_policy
+        weights = full_state_dict(self.model)
         if self.dist.is_main:
-            save_policy(self.model, self.processor, final, self.base, {"steps": self.step, "samples": self.samples})
+            save_policy(self.model, self.processor, final, self.base, {"steps": self.step, "samples": self.samples},
+                        state_dict=weights)
             self.run_dir.mark_rl_done(self.step, self.samples)
         self.dist.barrier()
-        # every process must print the same digest: the replicas stayed in sync
-        log.info("rl: process %d/%d parameter digest %s", self.dist.rank, self.dist.world,
-                 digest(self.actor_update.params))
+        # every process must print the same digest: the replicas stayed in sync (under FSDP, each process
+        # gathers the whole weights from everyone's shards)
+        with full_params(self.model):
+            log.info("rl: process %d/%d parameter digest %s", self.dist.rank, self.dist.world,
+                     digest(p for p in self.model.parameters() if p.requires_grad))
         self.logger.close()
         for env in self.envs:
             env.close()
@@ -235,7 +248,7 @@ def digest(params) -> str:
     """A short hash of the trained weights."""
     h = hashlib.sha256()
     for p in params:
-        h.update(p.detach().cpu().float().numpy().tobytes())
+        h.update(p.detach().float().cpu().clone().numpy().tobytes())  # a copy: FSDP frees its gathered storage
     return h.hexdigest()[:16]
 
 
