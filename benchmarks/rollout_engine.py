@@ -33,16 +33,17 @@ ENV = EnvCfg(game="hopland", levels=["1"], terminate_on="game_over")
 MODELS = {"tiny": ("idefics3", 1), "256m": ("smolvlm-256m-shape", 4)}  # name: (tiny family, upscale)
 
 
-def play(engine, n_envs: int, turns: int) -> float:
-    """turns/s for `turns` turns on n_envs envs (episodes of turns // n_envs turns each)."""
+def play(engine, n_envs: int, turns: int) -> tuple[float, float]:
+    """(turns/s, cores busy: CPU time / wall time) for `turns` turns on n_envs envs (episodes of turns // n_envs
+    turns each)."""
     envs = [make_env(ENV) for _ in range(n_envs)]
     jobs = [Job(level="1", seed=i) for i in range(n_envs)]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     eps = run_episodes(envs, EnginePolicy(engine), jobs, max_turns=turns // n_envs, keep_steps=False)
-    dt = time.perf_counter() - t
+    dt, dcpu = time.perf_counter() - t, time.process_time() - cpu
     for e in envs:
         e.close()
-    return sum(ep.n_turns for ep in eps) / dt
+    return sum(ep.n_turns for ep in eps) / dt, dcpu / dt
 
 
 def compare(name: str, args) -> float:
@@ -57,17 +58,21 @@ def compare(name: str, args) -> float:
     start = time.perf_counter() - t
     hf = HFEngine(actor)
     rates: dict[str, list[float]] = {"hf": [], "vllm": []}
+    cores: dict[str, list[float]] = {"hf": [], "vllm": []}
     for r in range(args.rounds):
-        torch.manual_seed(r)
-        rates["hf"].append(play(hf, args.n, args.turns))
-        rates["vllm"].append(play(vllm, args.n, args.turns))
+        for side, engine in (("hf", hf), ("vllm", vllm)):
+            torch.manual_seed(r)
+            rate, busy = play(engine, args.n, args.turns)
+            rates[side].append(rate)
+            cores[side].append(busy)
     vllm.close()
     del vllm, hf, actor, model
     gc.collect()
     h, v = statistics.median(rates["hf"]), statistics.median(rates["vllm"])
+    busy = {k: statistics.median(c) for k, c in cores.items()}
     print(f"{name} ({family}, upscale x{upscale}, {args.n} envs, {args.turns} turns, answers of up to {args.tokens} "
-          f"tokens): hf {h:.2f} turns/s, vllm {v:.2f} turns/s, ratio {v / h:.2f} "
-          f"(median of {args.rounds} rounds; vLLM engine start {start:.1f} s)", flush=True)
+          f"tokens): hf {h:.2f} turns/s ({busy['hf']:.1f} cores busy), vllm {v:.2f} turns/s ({busy['vllm']:.1f} cores "
+          f"busy), ratio {v / h:.2f} (median of {args.rounds} rounds; vLLM engine start {start:.1f} s)", flush=True)
     return v / h
 
 
