@@ -21,6 +21,10 @@ from vlm_rl.rollout import Job, run_episodes
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 needs_vllm = pytest.mark.skipif(not HAS_VLLM, reason="vLLM is not installed here: sh tests/vllm_env.sh runs these")
+# vLLM's Qwen3-VL imports torchvision, which on CPU works only with PyPI's CUDA torch (docs/scaling.md)
+QWEN = pytest.param("tiny-qwen3-vl", marks=pytest.mark.skipif(
+    importlib.util.find_spec("torchvision") is None,
+    reason="vLLM's Qwen3-VL needs torchvision: the CUDA-torch environment of docs/scaling.md"))
 
 
 def _frames(n, seed=0):
@@ -105,13 +109,14 @@ def _update(actor, turns, lr):
 @needs_vllm
 @pytest.mark.vllm
 @pytest.mark.parametrize("lora", [True, False], ids=["lora", "full"])
-def test_vllm_follows_the_policy_after_an_update(lora):
+@pytest.mark.parametrize("preset", ["tiny", QWEN])
+def test_vllm_follows_the_policy_after_an_update(preset, lora):
     from vlm_rl.config import VLLMCfg
     from vlm_rl.engines.vllm import VLLMEngine
     from vlm_rl.models.load import resolve_model
 
     torch.manual_seed(0)
-    base = resolve_model("tiny")
+    base = resolve_model(preset)
     model, processor = load_policy(base, lora=lora, full_finetune=not lora)
     actor = VLMActor(model, processor, "hopland", max_new_tokens=16)
     engine = VLLMEngine(actor, base, VLLMCfg(), lora=lora, seed=0)

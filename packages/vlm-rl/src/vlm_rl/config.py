@@ -168,7 +168,7 @@ class VLLMCfg:
 
     gpu_memory_utilization: float = num(0.3, gt=0, le=1)  # the GPU share vLLM takes (weights + KV cache)
     kv_cache_gib: int = num(1, ge=1)  # CPU only: the KV cache's size in GiB (VLLM_CPU_KVCACHE_SPACE)
-    max_model_len: int | None = None  # tokens per sequence (prompt + answer); null: prompt + rl.max_new_tokens
+    max_model_len: int | None = None  # tokens per sequence (prompt + answer); null: the model's maximum
     limit_mm_per_prompt: int | None = None  # images per prompt; null: model.n_history + 1
     max_num_seqs: int | None = None  # requests decoded at once; null: vLLM's default
     sleep: bool = False  # free vLLM's GPU memory during each update (sleep/wake; GPU only)
