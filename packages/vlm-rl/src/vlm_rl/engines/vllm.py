@@ -56,7 +56,7 @@ class VLLMEngine:
                  greedy: bool = False):
         # In the trainer's process: the weights are handed over in memory, no worker process to start.
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(int(cfg.kv_cache_gib)))
+        os.environ["VLLM_CPU_KVCACHE_SPACE"] = str(int(cfg.kv_cache_gib))  # rollout.vllm.kv_cache_gib decides
         vllm = _import_vllm()
         from vllm.lora.request import LoRARequest
 
