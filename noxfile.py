@@ -1,4 +1,4 @@
-"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s demo`, `nox -s bench`, `nox -s cart`."""
+"""Developer sessions: `nox -s tests`, `nox -s lint`, `nox -s demo`, `nox -s bench`, `nox -s vllm`, `nox -s cart`."""
 
 import nox
 
@@ -33,6 +33,12 @@ def bench(session: nox.Session) -> None:
     install(session)
     for script in ("env_speed.py", "rollout_batching.py", "critic_cost.py", "train_memory.py"):
         session.run("python", f"benchmarks/{script}")
+
+
+@nox.session(python=False)
+def vllm(session: nox.Session) -> None:
+    """The vLLM tests, in the second environment they need (built once into .venv-vllm)."""
+    session.run("sh", "tests/vllm_env.sh", *session.posargs, external=True)
 
 
 @nox.session(python=False)

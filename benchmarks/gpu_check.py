@@ -106,17 +106,18 @@ def main() -> None:
     results: list[dict] = []
     for label, family, group, upscale in MODELS["quick" if args.quick else "full"]:
         t0 = time.perf_counter()
-        path = ensure_tiny_model(family)
+        path = ensure_tiny_model(family)  # built here, once, not by each process of a launch
         print(f"[{label}] model at {path} ({time.perf_counter() - t0:.0f} s to build or find)")
-        base = [*common(args.device, args.quick), f"model={group}", f"model.path={path}", f"model.upscale={upscale}",
-                f"model.dtype={dtype}"]
-        lora = [*base, "model.lora=true", "model.full_finetune=false", "model.train_vision=false"]
+        base = [*common(args.device, args.quick), f"model={group}", f"model.path={path}", f"model.upscale={upscale}"]
+        lora = [*base, f"model.dtype={dtype}", "model.lora=true", "model.full_finetune=false", "model.train_vision=false"]
         results.append(run_train(f"{label} lora {dtype} hf x2", [*lora, "rl.steps=2"], out / f"{label}-lora",
                                  python, args.timeout))
         if FSDP_CONFIG.is_file():
+            # fp32 weights sharded, bf16 compute (the config's mixed_precision, overridden here on a GPU)
             launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(FSDP_CONFIG),
-                        "--num_processes", str(n_gpus), *(["--cpu"] if args.device == "cpu" else [])]
-            full = [*base, "model.lora=false", "model.full_finetune=true", "rl.steps=1", "dist.strategy=fsdp"]
+                        "--num_processes", str(n_gpus),
+                        *(["--mixed_precision", "bf16"] if args.device == "cuda" else [])]
+            full = [*base, "model.dtype=fp32", "model.lora=false", "model.full_finetune=true", "rl.steps=1"]
             results.append(run_train(f"{label} full fsdp x{n_gpus}", full, out / f"{label}-fsdp", launcher,
                                      args.timeout))
         else:

