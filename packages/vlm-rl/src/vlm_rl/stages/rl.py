@@ -151,7 +151,8 @@ class Trainer:
             write_replay(self.run_dir.rl_replay(self.step + 1), records, kind="rl", title=f"RL step {self.step + 1}",
                          step=self.step + 1)
         metrics = {f"rollout/{k}": v for k, v in episode_stats(episodes, batch).items()}
-        metrics.update({f"rollout/{k}": v for k, v in self.mismatch(batch).items()})
+        with full_params(self.model):  # a sharded root left unsharded by a bare forward would break the update
+            metrics.update({f"rollout/{k}": v for k, v in self.mismatch(batch).items()})
         if self.critic_update is not None:
             n_steps = self.dist.agree_max(-(-len(returns) // self.critic_update.minibatch_size))
             crit = self.critic_update.update(batch.frames, returns, sync_grads=self.dist.sync_grads, min_steps=n_steps)
