@@ -12,7 +12,7 @@ import gb_gym  # noqa: F401
 from gb_gym.spec import Enemy, Scene
 from vlm_rl.baselines.constant import best_answer, constant_answers
 from vlm_rl.play import CLEAR, HAZARD, OTHER, jump_rates, per_episode, play_of, situation
-from vlm_rl.report.stats import Metric, write_tables
+from vlm_rl.report.stats import Metric, scalar_table, write_tables
 from vlm_rl.rollout import Episode, Job, Step
 
 FRAME = np.zeros((144, 160, 3), np.uint8)
@@ -103,13 +103,13 @@ def test_per_episode_metrics_and_the_tables_that_carry_them(tmp_path):
     assert "| SFT | 50.0 ± 50.0 | 0.0 ± 0.0 | 25.0 ± 25.0 |" in md
     assert "| SFT | 1.00 ± 1.00 | 0.00 ± 0.00 | 0.50 ± 0.50 |" in md
     assert ("Jumps:\n\n| Model | jump_hazard_near | turns_hazard_near | jump_clear_ground | turns_clear_ground |\n"
-            "|---|---|---|---|---|\n| SFT | 0.6667 | 3 | 0.3333 | 3 |") in md
+            "|---|---|---|---|---|\n| SFT | 0.667 | 3 | 0.333 | 3 |") in md
 
     row = next(csv.DictReader(paths["csv"].read_text().splitlines()))
     assert row["1 mean"] == "37.0000" and row["n"] == "3"  # the main table's columns are unchanged
     assert (row["progress_budget Avg. mean"], row["progress_budget Avg. se"]) == ("22.5000", "2.5000")
     assert (row["completion 1 mean"], row["deaths 1 se"]) == ("50.0000", "1.0000")
-    assert (row["jump_hazard_near"], row["turns_clear_ground"]) == ("0.6667", "3.0000")
+    assert (row["jump_hazard_near"], row["turns_clear_ground"]) == ("0.6667", "3")
 
     js = json.loads(paths["json"].read_text())["SFT"]
     assert js["values"] == results["SFT"] and js["summary"]["Avg."]["mean"] == pytest.approx((37 + 30) / 2)
@@ -117,6 +117,8 @@ def test_per_episode_metrics_and_the_tables_that_carry_them(tmp_path):
     assert js["deaths"]["summary"]["Avg."] == {"mean": 0.5, "se": 0.5, "n": 3}
     assert js["jump_hazard_near"] == pytest.approx(2 / 3) and js["turns_hazard_near"] == 3
 
+    # a rate with no turn to count is shown as a dash
+    assert scalar_table({"RL": jump_rates([play_of(EP_C)])}).splitlines()[-1] == "| RL | — | 0 | 1.000 | 1 |"
     with pytest.raises(ValueError, match="give every row each metric"):
         write_tables({**results, "RL": results["SFT"]}, tmp_path, "bad", extra=extra)
 

@@ -74,15 +74,15 @@ def markdown_table(results: dict[str, dict[str, Sequence[float]]], title: str = 
     return "\n".join(lines)
 
 
-def _cell(v: float | int | None) -> str:
-    return "—" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+def _cell(v: float | int | None, digits: int = 3) -> str:
+    return "" if v is None else f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
 
 def scalar_table(scalars: dict[str, dict[str, float | int | None]], title: str = "Model") -> str:
     """A Markdown table of per-row numbers (None: not measured)."""
     keys = list(next(iter(scalars.values()), {}))
     lines = ["| " + " | ".join([title, *keys]) + " |", "|" + "---|" * (len(keys) + 1)]
-    lines += ["| " + " | ".join([name, *(_cell(row.get(k)) for k in keys)]) + " |" for name, row in scalars.items()]
+    lines += ["| " + " | ".join([name, *(_cell(row.get(k)) or "—" for k in keys)]) + " |" for name, row in scalars.items()]
     return "\n".join(lines)
 
 
@@ -125,7 +125,7 @@ def write_tables(results: dict[str, dict[str, Sequence[float]]], out_dir: Path, 
     for name, cells in zip(results, rows, strict=True):
         w.writerow([name] + [f"{v:.4f}" for c in cells for v in (c.mean, c.se)] + [cells[-1].n]
                    + [f"{v:.4f}" for _, rs in more.values() for c in rs[name] for v in (c.mean, c.se)]
-                   + ["" if (v := scalars[name].get(k)) is None else f"{v:.4f}" for k in scalar_keys])  # type: ignore[index]
+                   + [_cell(scalars[name].get(k), 4) for k in scalar_keys])  # type: ignore[index]
     csv_path = out_dir / f"{stem}.csv"
     csv_path.write_text(buf.getvalue())
 
