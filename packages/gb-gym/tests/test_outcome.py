@@ -101,6 +101,8 @@ def test_env_charges_a_death_once_with_game_over_and_counts_turn_frames():
     steps = [env.step(b) for b in (["right"], ["right"], [], ["a", "right"], ["a"])]
     assert [r for _, r, *_ in steps] == [1.0, -3.0, 0.0, 0.0, 2.0]  # 5 px / 5 frames; -3 once; 30 px / 15 frames
     assert [s[4]["turn_frames"] for s in steps] == [5, 5, 5, 15, 15]
+    assert [s[4]["died"] for s in steps] == [False, True, False, False, False]  # the death's first sign only
+    assert info["died"] is False
     assert steps[-1][4]["frames"] == spec.gb.frames == 1 + 5 + 5 + 5 + 15 + 15
     assert steps[-1][4]["max_x"] == 105 and not any(s[2] for s in steps)
     assert spec.gb.held == set()  # every turn ends with its buttons released

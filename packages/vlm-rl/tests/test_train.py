@@ -74,16 +74,26 @@ def _check_tables_agree(eval_dir: Path, results: dict[str, dict[str, list[float]
         means = [mean_se(v).mean for v in per.values()]
         assert table[name]["summary"]["Avg."]["mean"] == pytest.approx(sum(means) / len(means))
         assert table[name]["summary"]["Avg."]["n"] == episodes * len(per)
-    md = markdown_table(results)
-    assert (eval_dir / "results.md").read_text() == md + "\n"
+        # the play metrics: one value per episode and level, as many as x-progress
+        for key in ("progress_budget", "completion", "deaths"):
+            assert {lv: len(v) for lv, v in table[name][key]["values"].items()} == {lv: episodes for lv in per}
+        # within the frame budget (48 turns' walking frames by default) at most what the turn limit reached
+        assert all(b <= v for lv in per for b, v in zip(table[name]["progress_budget"]["values"][lv], per[lv], strict=True))
+        assert all(c in (0, 100) for v in table[name]["completion"]["values"].values() for c in v)
+        assert {"jump_hazard_near", "jump_clear_ground", "turns_hazard_near", "turns_clear_ground"} <= set(table[name])
+    md = (eval_dir / "results.md").read_text()
+    assert md.startswith(markdown_table(results) + "\n\n")  # the paper-shaped table first, then the play tables
+    assert "Level completion" in md and "Deaths per episode" in md and "Jump answers" in md
     summary = (eval_dir / "summary.txt").read_text()
-    assert md in summary and f"over {episodes} episodes each" in summary
+    assert md.strip() in summary and f"over {episodes} episodes each" in summary
     cols, rows = table_rows(results)
     csv_rows = list(csv.reader((eval_dir / "results.csv").read_text().splitlines()))
     assert [r[0] for r in csv_rows[1:]] == list(results)
+    n_main = 2 * len(cols)
+    assert csv_rows[0][n_main + 1] == "n"
     for line, cells in zip(csv_rows[1:], rows, strict=True):
-        assert [float(x) for x in line[1:-1]] == [round(v, 4) for c in cells for v in (c.mean, c.se)]
-        assert int(line[-1]) == cells[-1].n
+        assert [float(x) for x in line[1:n_main + 1]] == [round(v, 4) for c in cells for v in (c.mean, c.se)]
+        assert int(line[n_main + 1]) == cells[-1].n
 
 
 def _check_perception(eval_dir: Path, labels: set[str]) -> None:
@@ -132,8 +142,13 @@ def test_every_stage_writes_its_outputs(run):
     assert (out / "rl" / "tb").is_dir() and list((out / "rl" / "tb").iterdir())
 
     # evaluation: SFT and RL on levels 1 and 2, eval.episodes=2 each; every file holds the same numbers
+    # and the best constant answer (of Hopland's 22) on the same seeds
     results = json.loads((out / "eval" / "results.json").read_text())
-    assert set(results) == {"SFT", "RL"} and all(set(v["values"]) == {"1", "2"} for v in results.values())
+    constant = [k for k in results if k.startswith("best constant: ")]
+    assert set(results) == {"SFT", "RL", *constant} and len(constant) == 1
+    assert all(set(v["values"]) == {"1", "2"} for v in results.values())
+    # a constant answer jumps always or never
+    assert {results[constant[0]][k] for k in ("jump_hazard_near", "jump_clear_ground")} <= {0.0, 1.0, None}
     _check_tables_agree(out / "eval", {k: v["values"] for k, v in results.items()}, episodes=2)
     assert result["results"] == {k: v["values"] for k, v in results.items()}
     _check_perception(out / "eval", {"SFT", "RL"})
@@ -188,7 +203,8 @@ def test_evaluate_greedy_and_sampled_from_saved_states_and_held_out_levels(run, 
     cfg = compose(FAST + [f"out_dir={out}", "eval.decoding=both", "eval.policies=[sft]", "eval.levels=[3]",
                           f"eval.states=[{tmp_path / 'mid4.state'}]", "eval.video=true"])
     res = evaluate(cfg)["results"]
-    assert set(res) == {"SFT (sampled)", "SFT (greedy)"}
+    constant = [k for k in res if k.startswith("best constant: ")]  # played from the saved state too
+    assert set(res) == {"SFT (sampled)", "SFT (greedy)", *constant} and len(constant) == 1
     for r in res.values():
         assert set(r) == {"3", "state:mid4"}
     # the files this evaluation rewrote hold its numbers: 2 episodes per level and per state
@@ -320,18 +336,17 @@ def test_the_replay_viewer_shows_the_runs_episodes(run):
     from vlm_rl.replay.render import render
     from vlm_rl.runs import RunDir
 
-    out, _ = run
+    out, result = run
     rd = RunDir(out)
     # kept: RL steps 1 and 2 (the first and the last; replay.rl_every=5) and both evaluated policies, whose
-    # episodes are those results.json and metrics.jsonl report
-    # (the module's other tests may add evaluations of their own to this run)
+    # episodes are those the main job's evaluation (its results.json) and metrics.jsonl report
+    # (the module's other tests may add evaluations of their own to this run, and rewrite results.json)
     names = [p.name for p in rd.replays()]
     assert [n for n in names if n.startswith("step_")] == ["step_00001.json.gz", "step_00002.json.gz"]
     assert {"rl.json.gz", "sft.json.gz"} <= set(names)
-    results = json.loads((out / "eval" / "results.json").read_text())
     for label in ("SFT", "RL"):
         eps = read_replay(rd.eval_replay(label))["episodes"]
-        assert {lv: [e["progress"] for e in eps if e["level"] == lv] for lv in ("1", "2")} == results[label]["values"]
+        assert {lv: [e["progress"] for e in eps if e["level"] == lv] for lv in ("1", "2")} == result["results"][label]
     for row in read_metrics(out / "rl" / "metrics.jsonl"):
         turns = [t for e in read_replay(rd.rl_replay(row["step"]))["episodes"] for t in e["turns"]]
         assert sum(t["kept"] for t in turns) / len(turns) == pytest.approx(row["adv/kept_fraction"])
@@ -355,7 +370,8 @@ def test_the_replay_viewer_shows_the_runs_episodes(run):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(rd.replay_page.as_uri())
         titles = page.locator("#list option").all_text_contents()
-        assert titles == ["RL step 1", "RL step 2", "RL", "SFT"]
+        # the main job's replays, in this order (then any the module's other evaluations added)
+        assert titles[:4] == ["RL step 1", "RL step 2", "RL", "SFT"]
 
         # RL step 2: the episode list holds the file's episodes, sorted by progress (click: the other way)
         page.select_option("#list", label="RL step 2")

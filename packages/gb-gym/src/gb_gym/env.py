@@ -44,6 +44,7 @@ class StepInfo(RamInfo):
     game_over: bool
     frames: int  # frames emulated since reset
     turn_frames: int  # frames emulated by this step
+    died: bool  # this step showed a death's first sign (charged once, as `death_penalty` is)
     buttons: Buttons
 
 
@@ -228,7 +229,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         self._needs_reset = False
         if self.render_mode == "human":
             self.render()
-        return self._obs(), self._info((), 1)
+        return self._obs(), self._info((), 1, False)
 
     def step(self, action: Any):
         if self._needs_reset:
@@ -262,7 +263,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         if out.paid_progress:
             self._max_x = max(self._max_x, st.x_progress)
         self._needs_reset = out.terminated
-        return self._obs(), out.reward, out.terminated, False, self._info(buttons, n)
+        return self._obs(), out.reward, out.terminated, False, self._info(buttons, n, out.died)
 
     def render(self):
         if self.render_mode == "rgb_array":
@@ -352,7 +353,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
         gray = (rgb[:, :, 0] * 77 + rgb[:, :, 1] * 150 + rgb[:, :, 2] * 29) >> 8
         return gray.astype(np.uint8)[:, :, None]
 
-    def _info(self, buttons: Buttons, turn_frames: int) -> StepInfo:
+    def _info(self, buttons: Buttons, turn_frames: int, died: bool) -> StepInfo:
         st = self._state
         info = StepInfo(
             x_progress=st.x_progress,
@@ -364,6 +365,7 @@ class GameBoyEnv(gym.Env[np.ndarray, Any]):
             game_over=st.game_over,
             frames=self._frames,
             turn_frames=turn_frames,
+            died=died,
             buttons=buttons,
         )
         if self.ram_info:

@@ -193,6 +193,8 @@ class EvalCfg:
     seed: int = 1000  # evaluation seeds are seed, seed+1, ... for every policy
     states: list[str] = listf()  # saved-state files to evaluate from (the paper's off-policy states)
     video: bool = True  # GIF of the best and the median episode per policy
+    frame_budget: int | None = None  # emulator frames for "progress within a frame budget"; null: max_turns x env.frame_skip[0]
+    constant_baseline: bool = True  # add the best constant answer (every allowed answer played on the same seeds)
 
 
 @dataclass
@@ -347,6 +349,9 @@ def check(cfg: Config) -> Config:
     bad = [p for p in cfg.eval.policies if p not in ("base", "sft", "rl") and not Path(p).is_dir()]
     if bad:
         raise ConfigError(f"invalid eval.policies {bad}: each is base, sft, rl or a saved policy directory")
+    if cfg.eval.frame_budget is not None and cfg.eval.frame_budget <= 0:
+        raise ConfigError(f"invalid eval.frame_budget={cfg.eval.frame_budget}: expected a positive number of "
+                          "emulator frames, or null for eval.max_turns x env.frame_skip[0]")
     if not cfg.env.levels:
         raise ConfigError("env.levels is empty: name at least one level to train on")
     if not cfg.annotate.heldout < 1:

@@ -80,6 +80,9 @@ class Step:
     record: Any = None  # what the policy returned with the action (the actor's Turn, ...)
     scene: Scene | None = None  # the RAM's description of `frame` (envs made with ram_info=True)
     scripted: tuple | None = None  # the game's scripted (buttons, reason) for `frame`
+    turn_frames: int = 0  # emulator frames this turn played (0: not stepped)
+    max_x: int = 0  # the episode's best x after this step (Episode.max_x so far)
+    died: bool = False  # this step showed a death's first sign
 
 
 @dataclass
@@ -138,19 +141,21 @@ def run_episodes(
         for i, (action, record) in stream.poll():
             idx, ep, obs, info = slots[i]
             ep.n_turns += 1
-            terminated = truncated = False
+            terminated = truncated = died = False
+            turn_frames = 0
             if action is None:
                 ep.format_errors += 1
                 reward, next_obs, next_info = format_penalty, obs, info
             else:
                 next_obs, reward, terminated, truncated, next_info = envs[i].step(action)
                 ep.max_x = max(ep.max_x, next_info["max_x"])
+                turn_frames, died = int(next_info["turn_frames"]), bool(next_info["died"])
                 if terminated:
                     ep.end = "complete" if next_info["level_complete"] else "died"
             truncated = bool(truncated or (not terminated and ep.n_turns >= max_turns))
             if keep_steps:
                 ep.steps.append(Step(obs, action, float(reward), bool(terminated), truncated, record,
-                                     info.get("scene"), info.get("scripted")))
+                                     info.get("scene"), info.get("scripted"), turn_frames, ep.max_x, died))
             if terminated or truncated:
                 ep.final_frame = next_obs
                 results[idx] = ep

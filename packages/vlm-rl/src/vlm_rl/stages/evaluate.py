@@ -1,9 +1,12 @@
 """Stage 4: evaluate policies on levels (and saved start states), on the same seeds for every policy.
 
-Writes `eval/results.{md,csv,json}` (mean ± standard error of x-progress per level,
-the shape of the paper's Table 2), `eval/perception.json` (how often each policy's
-`<perception>` agrees with the RAM) and a GIF of the best and the median episode
-per policy.
+Writes `eval/results.{md,csv,json}`: mean ± standard error per level of x-progress within
+the turn limit (the shape of the paper's Table 2), of x-progress within a budget of emulator
+frames, of level completion and of deaths, and how often each policy jumps with a hazard near
+and on clear ground (`vlm_rl.play`); with `eval.constant_baseline` a row for the best answer
+repeated every turn (`vlm_rl.baselines.constant`). Also `eval/perception.json` (how often each
+policy's `<perception>` agrees with the RAM), `eval/summary.txt` (printed at the end) and a GIF
+of the best and the median episode per policy.
 
     python -m vlm_rl.train stages=[eval] eval.policies=[sft,rl] eval.episodes=256 eval.decoding=both
     python -m vlm_rl.train stages=[eval] eval.policies=[runs/x/rl/policy] eval.levels=[4]   # any saved policy
@@ -24,12 +27,14 @@ from tqdm.auto import tqdm
 
 from gb_gym.demo import save_gif
 
+from ..baselines.constant import allowed_answers, best_answer, constant_answers
 from ..config import Config
 from ..envs import make_env
 from ..models.policy import load_model, make_actor, pick_device
-from ..perception import perception_fidelity
+from ..perception import NEAR_TILES, perception_fidelity
+from ..play import Play, jump_rates, per_episode, play_of
 from ..replay.record import eval_record, write_replay
-from ..report.stats import markdown_table, write_tables
+from ..report.stats import Metric, tables_markdown, write_tables
 from ..rollout import Episode, evaluate_actor
 from ..runs import RunDir
 
@@ -47,14 +52,41 @@ def _gif(pngs: list[bytes], path: Path) -> None:
 
 
 def _compress(ep: Episode, cfg: Config) -> None:
-    """Keep what evaluation reports (PNG frames, perception pairs, the replay record), drop token ids and
-    raw frames."""
+    """Keep what evaluation reports (PNG frames, perception pairs, the play metrics, the replay record), drop
+    token ids and raw frames."""
+    ep.play = play_of(ep)  # type: ignore[attr-defined]
     if cfg.replay.eval:
         ep.replay = eval_record(ep, cfg.algo.gamma)  # type: ignore[attr-defined]
     ep.pngs = [_png(s.frame) for s in ep.steps]  # type: ignore[attr-defined]
     ep.perception_pairs = [(s.record.parsed.perception, s.scene)  # type: ignore[attr-defined]
                            for s in ep.steps if s.scene is not None]
     ep.steps = []
+
+
+def frame_budget(cfg: Config) -> int:
+    """eval.frame_budget, or the turn limit in the short (no-jump) turn's frames: a policy that holds 'a'
+    plays 3x longer turns, so the budget is what a walking policy gets, not what jumping could take."""
+    if cfg.eval.frame_budget is not None:
+        return int(cfg.eval.frame_budget)
+    return int(cfg.eval.max_turns) * int(cfg.env.frame_skip[0])
+
+
+def play_tables(plays: dict[str, dict[str, list[Play]]], budget: int, frame_skip: tuple[int, int]
+                ) -> tuple[dict[str, Metric], dict[str, dict[str, float | int | None]]]:
+    """The per-level play metrics (progress within `budget` frames, completion, deaths) of every row, as
+    `write_tables` extras, and each row's jump rates (over every level) as its scalars."""
+    per_row = {label: per_episode(per, budget) for label, per in plays.items()}
+    headings = {"progress_budget": (f"x-progress within {budget} emulator frames (a turn lasts {frame_skip[0]} "
+                                    f"frames, {frame_skip[1]} with 'a' held)", 1),
+                "completion": ("Level completion (% of episodes)", 1), "deaths": ("Deaths per episode", 2)}
+    extra = {key: Metric(heading, {label: m[key] for label, m in per_row.items()}, digits)
+             for key, (heading, digits) in headings.items()}
+    scalars = {label: jump_rates([p for ps in per.values() for p in ps]) for label, per in plays.items()}
+    return extra, scalars
+
+
+JUMPS_HEADING = (f"Jump answers ('a' held) on the ground: share with a pit or wall within {NEAR_TILES} tiles ahead "
+                 "(hazard near) and with no hazard or enemy near (clear ground), over every level")
 
 
 def evaluate(cfg: Config) -> dict[str, Any]:
@@ -65,6 +97,7 @@ def evaluate(cfg: Config) -> dict[str, Any]:
     device = pick_device(cfg.device)
     levels = list(e.levels)
     results: dict[str, dict[str, list[float]]] = {}
+    plays: dict[str, dict[str, list[Play]]] = {}
     fidelity: dict[str, dict[str, float]] = {}
     modes = ["sampled", "greedy"] if e.decoding == "both" else [e.decoding]
     # one pool for every policy: a reset with a seed gives the same frames on a used env as on a fresh one
@@ -83,6 +116,7 @@ def evaluate(cfg: Config) -> dict[str, Any]:
             label = name.upper() if name in ("base", "sft", "rl") else Path(name).name
             label += f" ({mode})" if len(modes) > 1 else ""
             results[label] = {lv: [float(ep.progress) for ep in eps] for lv, eps in per_level.items()}
+            plays[label] = {lv: [ep.play for ep in eps] for lv, eps in per_level.items()}  # type: ignore[attr-defined]
             everything = [ep for eps in per_level.values() for ep in eps]
             if cfg.replay.eval and everything:
                 write_replay(run.eval_replay(label), [ep.replay for ep in everything],  # type: ignore[attr-defined]
@@ -97,16 +131,30 @@ def evaluate(cfg: Config) -> dict[str, Any]:
                 _gif(ranked[-1].pngs, out_dir / f"{stem}_best.gif")  # type: ignore[attr-defined]
                 _gif(ranked[len(ranked) // 2].pngs, out_dir / f"{stem}_median.gif")  # type: ignore[attr-defined]
         del model, actor
+    constant = ""
+    if e.constant_baseline:  # no model: every allowed answer on the same jobs, the best one kept as a row
+        n_answers = len(allowed_answers(cfg.env.game))
+        with tqdm(total=n_answers * len(levels + list(e.states)) * e.episodes, desc="eval constant answers",
+                  unit="episode") as bar:
+            answers = constant_answers(cfg.env.game, envs, levels, e.episodes, e.seed, e.max_turns,
+                                       states=list(e.states), on_episode=lambda ep: bar.update(1))
+        best = best_answer(answers)
+        constant = f"best constant: {best}"
+        plays[constant] = answers[best]
+        results[constant] = {lv: [float(p.progress) for p in ps] for lv, ps in answers[best].items()}
     for env in envs:
         env.close()
-    paths = write_tables(results, out_dir, "results")
+    budget = frame_budget(cfg)
+    extra, jumps = play_tables(plays, budget, (int(cfg.env.frame_skip[0]), int(cfg.env.frame_skip[1])))
+    paths = write_tables(results, out_dir, "results", extra=extra, scalars=jumps, scalars_heading=JUMPS_HEADING)
     (out_dir / "perception.json").write_text(json.dumps(fidelity, indent=1))
-    table = markdown_table(results)
     how = {"greedy": "greedy decoding", "sampled": f"sampled at temperature {cfg.rl.temperature}",
            "both": f"sampled at temperature {cfg.rl.temperature} and greedy"}[str(e.decoding)]
-    lines = [f"x-progress per level, mean ± standard error over {e.episodes} episodes each "
-             f"({how}; same seeds for every policy):",
-             table, "", "Perception fidelity (share of turns whose <perception> matches the RAM):"]
+    lines = [f"x-progress within {e.max_turns} turns per level, mean ± standard error over {e.episodes} episodes "
+             f"each ({how}; same seeds for every policy"
+             + (f"; '{constant}': the best of {n_answers} answers repeated every turn" if constant else "") + "):",
+             tables_markdown(results, extra=extra, scalars=jumps, scalars_heading=JUMPS_HEADING), "",
+             "Perception fidelity (share of turns whose <perception> matches the RAM):"]
     for label, f in fidelity.items():
         if "perception_exact" in f:
             lines.append(f"  {label}: exact {100 * f['perception_exact']:.1f}%, stance {100 * f['perception_stance']:.1f}%, "
@@ -115,4 +163,5 @@ def evaluate(cfg: Config) -> dict[str, Any]:
     summary = "\n".join(lines)
     (out_dir / "summary.txt").write_text(summary + "\n")
     print(summary, flush=True)
-    return {"results": results, "fidelity": fidelity, "paths": {k: str(v) for k, v in paths.items()}}
+    return {"results": results, "play": {key: m.values for key, m in extra.items()}, "jumps": jumps,
+            "fidelity": fidelity, "paths": {k: str(v) for k, v in paths.items()}}
