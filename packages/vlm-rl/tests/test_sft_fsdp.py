@@ -1,7 +1,8 @@
-"""SFT on every process of a launch: two FSDP processes, each on half of every batch, against one plain
-process on the same batches (the same losses and the same trained weights), for full fine-tuning and LoRA,
-and two unsharded processes summing their gradients by hand; each two-process stage resumed from its own
-last checkpoint ends with the weights of the run that went on (see sft_fsdp_worker.py)."""
+"""SFT on every process of a launch, against one plain process on the same batches (the same losses and
+the same trained weights): two FSDP processes, each on half of every batch, for full fine-tuning, and for
+LoRA in batches of 1 frame (process 1 only pads, with zero-weight passes); two unsharded processes summing
+their gradients by hand. Each two-process stage, resumed from its own last checkpoint, ends with the
+weights of the run that went on (see sft_fsdp_worker.py)."""
 
 import json
 import shutil
@@ -20,7 +21,11 @@ from vlm_rl.train import train
 from . import sft_fsdp_worker
 from .test_fsdp import FSDP_YAML
 
-MODES = {"full": [], "lora": ["model.lora=true", "model.full_finetune=false"]}
+pytestmark = pytest.mark.slow  # ~80 CPU-seconds, most of it two sharded processes over gloo
+
+# LoRA in batches of 1 frame, 10 per step: process 1 never has a share and runs zero-weight passes
+MODES = {"full": [], "lora": ["model.lora=true", "model.full_finetune=false", "sft.epochs=1", "sft.batch_size=1",
+                              "sft.grad_accum=10"]}
 # the two-process runs: (the one-process run to match, sharded or not)
 TWO = {"full": ("full", "sharded"), "lora": ("lora", "sharded"), "full-plain": ("full", "plain")}
 ANNOTATE = ["annotate.frames=48", "annotate.heldout=0.25", "annotate.max_turns=8"]  # 40 training, 8 held out
