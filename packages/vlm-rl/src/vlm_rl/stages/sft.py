@@ -26,7 +26,7 @@ from ..dataset import Example, load_split
 from ..dist import Dist
 from ..guards import check_finite
 from ..metrics import MetricLogger
-from ..models.policy import load_model, make_actor, pick_device, save_policy
+from ..models.policy import base_model_path, load_model, make_actor, pick_device, save_policy
 from ..parsing import format_stats
 from ..perception import facts_from_text
 from ..runs import RunDir
@@ -119,9 +119,10 @@ def sft(cfg: Config) -> Path:
     device = dist.device(pick_device(cfg.device))
     ckpt = find_checkpoint(run.ckpt("sft")) if cfg.resume else None
     corpus = [ex.text for ex in train[:2000]]
-    with dist.state.main_process_first():  # a tiny model is built once, by the main process
-        model, processor, base = load_model(cfg.model, device, checkpoint=ckpt[0] / "policy" if ckpt else None,
-                                            corpus=corpus)
+    with dist.state.main_process_first():  # a tiny model is built by the main process, then found by the others
+        base_model_path(cfg.model, corpus)
+    model, processor, base = load_model(cfg.model, device, checkpoint=ckpt[0] / "policy" if ckpt else None,
+                                        corpus=corpus)
     if fsdp_launched():  # `accelerate launch --config_file .../accelerate/fsdp.yaml`: the model is sharded
         shard(model, device, dist.world)
     if dist.world > 1:
