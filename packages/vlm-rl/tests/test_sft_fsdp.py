@@ -45,7 +45,7 @@ def runs(tmp_path_factory):
         args.append(f"{root / 'two' / name}:{','.join(MODES[mode])}:{how}")
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(FSDP_YAML),
            "--num_processes", "2", sft_fsdp_worker.__file__, *args]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # a deadlock shows as a timeout
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     (root / "launch.log").write_text(res.stdout + res.stderr)
     return root

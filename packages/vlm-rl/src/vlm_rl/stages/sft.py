@@ -40,10 +40,14 @@ def frame_report(actor, examples: list[Example], batch: int = 16, greedy: bool =
     """The policy's answers on held-out frames: format, action diversity, teacher agreement, perception.
     With `dist`, every process answers its share of the frames (a collective: all call it)."""
     lo, hi = share(len(examples), dist)
+    calls = -(-(hi - lo) // batch)
+    if dist is not None:  # transformers generates with a sharded model in step across processes (synced_gpus):
+        calls = dist.agree_max(calls)  # every process calls as often, on a stand-in frame when it has none left
     parsed = []
-    for i in range(lo, hi, batch):
-        chunk = examples[i : min(i + batch, hi)]
-        parsed += [turn.parsed for turn in actor.act([e.frame for e in chunk], greedy=greedy)]
+    for k in range(calls):
+        chunk = examples[lo + k * batch : min(lo + (k + 1) * batch, hi)]
+        turns = actor.act([e.frame for e in chunk or examples[:1]], greedy=greedy)
+        parsed += [turn.parsed for turn in turns] if chunk else []
     if dist is not None:
         parsed = sum(dist.gather(parsed), [])
     agree, fact_hits, fact_n, exact, with_facts = 0, 0, 0, 0, 0
