@@ -6,6 +6,7 @@ averaged by hand after each backward pass rather than through DDP, because
 processes hold different numbers of turns: `agree_max` lets them agree on a
 common number of optimizer steps, padding with empty ones. Under accelerate's FSDP config the actor is
 sharded instead and FSDP reduces its gradients (`vlm_rl.sharding`); the critic is still summed here.
+SFT runs on every process too, each on its share of every batch (`stages/sft.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ class Dist:
         self.state = PartialState(cpu=cpu)
         self.rank, self.world = self.state.process_index, self.state.num_processes
         self.is_main = self.state.is_main_process
+
+    def device(self, device: str) -> str:
+        """This process's device for `device` (pick_device's answer): its own GPU when several share a node."""
+        if device == "cuda" and self.world > 1:
+            return f"cuda:{self.state.local_process_index}"
+        return device
 
     def sync_grads(self, params: list[torch.nn.Parameter], op: str = "mean") -> None:
         """All-reduce gradients (flattened into one buffer), averaged or summed."""

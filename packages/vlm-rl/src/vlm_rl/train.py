@@ -21,6 +21,7 @@ from .envs import check_game
 from .runs import RunDir
 
 log = logging.getLogger(__name__)
+EVERY_PROCESS = ("sft", "rl")  # the training stages; the others run on the main process
 
 
 def _stages() -> dict[str, Callable[[Config], Any]]:
@@ -64,8 +65,8 @@ def _prepare(cfg: Config) -> None:
 
 
 def train(cfg: Config) -> dict[str, Any]:
-    """Run the configured stages. Under `accelerate launch` every process runs RL on its own envs;
-    annotation, SFT and evaluation run on the main process while the others wait."""
+    """Run the configured stages. Under `accelerate launch` every process trains: SFT on its share of each
+    batch, RL on its own envs; annotation and evaluation run on the main process while the others wait."""
     from .dist import Dist
     from .models.policy import pick_device
 
@@ -83,13 +84,13 @@ def train(cfg: Config) -> dict[str, Any]:
         if stage not in cfg.stages:
             continue
         t0 = time.perf_counter()
-        if stage != "rl" and not dist.is_main:
+        if stage not in EVERY_PROCESS and not dist.is_main:
             dist.barrier()
             continue
         out = fn(cfg)
         if stage == "eval":
             result = out
-        if stage != "rl":
+        if stage not in EVERY_PROCESS:
             dist.barrier()
         timings[stage] = round(time.perf_counter() - t0, 1)
         log.info("stage %s done in %.0f s", stage, timings[stage])

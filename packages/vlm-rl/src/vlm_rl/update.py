@@ -33,8 +33,6 @@ class ActorUpdate:
         self.actor, self.rl, self.algo, self.loss, self.dist = actor, rl, algo, loss, dist
         self.hint = f"rl.lr={rl.lr} too high, or rl.max_grad_norm={rl.max_grad_norm} too loose"
         self.sharded = is_sharded(actor.model)
-        if self.sharded:  # FSDP reduces a unit's gradients once backward reaches its inputs: a first forward
-            actor.share_prefix = False  # (the shared prompt's KV cache) feeding the second would be cut off
         self.params = [p for p in actor.model.parameters() if p.requires_grad]
         if not self.params:
             raise ValueError("the policy has no trainable parameters: set model.lora=true or model.full_finetune=true")

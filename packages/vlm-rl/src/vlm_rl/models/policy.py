@@ -17,6 +17,7 @@ import torch
 
 from ..checkpoint import verify_manifest, write_manifest
 from ..guards import check_parameters
+from ..sharding import is_sharded
 from .actor import VLMActor
 from .load import load_policy, resolve_model
 from .tiny import default_corpus, ensure_tiny_model
@@ -75,7 +76,9 @@ def load_model(model_cfg: Any, device: str, checkpoint: str | Path | None = None
 
 
 def make_actor(model, processor, game: str, model_cfg: Any, rl_cfg: Any | None = None, **overrides) -> VLMActor:
-    kw = dict(upscale=int(model_cfg.upscale), n_history=int(model_cfg.n_history))
+    # FSDP reduces a unit's gradients once backward reaches its inputs: a first forward (the shared prompt's
+    # KV cache) feeding the second would be cut off, so a sharded model computes the whole prompt each time
+    kw = dict(upscale=int(model_cfg.upscale), n_history=int(model_cfg.n_history), share_prefix=not is_sharded(model))
     if rl_cfg is not None:
         kw.update(temperature=float(rl_cfg.temperature), top_p=float(rl_cfg.top_p),
                   max_new_tokens=int(rl_cfg.max_new_tokens))

@@ -45,9 +45,7 @@ class Trainer:
         self.cfg, self.r, self.algo = cfg, cfg.rl, cfg.algo
         self.run_dir = RunDir(cfg.out_dir)
         self.dist = Dist(cpu=pick_device(cfg.device) == "cpu")
-        self.device = pick_device(cfg.device)
-        if self.device == "cuda" and self.dist.world > 1:
-            self.device = f"cuda:{self.dist.state.local_process_index}"
+        self.device = self.dist.device(pick_device(cfg.device))
         self.out = self.run_dir.rl
         seed = cfg.seed + 1000 * self.dist.rank
         torch.manual_seed(seed)

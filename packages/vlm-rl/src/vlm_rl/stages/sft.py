@@ -23,48 +23,65 @@ from tqdm.auto import tqdm
 from ..checkpoint import find_checkpoint, restore, save_checkpoint
 from ..config import Config
 from ..dataset import Example, load_split
+from ..dist import Dist
 from ..guards import check_finite
 from ..metrics import MetricLogger
-from ..models.policy import load_model, make_actor, pick_device, save_policy
+from ..models.policy import base_model_path, load_model, make_actor, pick_device, save_policy
 from ..parsing import format_stats
 from ..perception import facts_from_text
 from ..runs import RunDir
+from ..sharding import WholeOptimizer, fsdp_launched, full_params, full_state_dict, is_sharded, set_gradient_sync, shard
 
 log = logging.getLogger(__name__)
 
 
-def frame_report(actor, examples: list[Example], batch: int = 16, greedy: bool = False) -> dict[str, float]:
-    """The policy's answers on held-out frames: format, action diversity, teacher agreement, perception."""
-    parsed, agree, fact_hits, fact_n, exact = [], 0, 0, 0, 0
-    with_facts = 0
-    for i in range(0, len(examples), batch):
-        chunk = examples[i : i + batch]
-        for ex, turn in zip(chunk, actor.act([e.frame for e in chunk], greedy=greedy), strict=True):
-            p = turn.parsed
-            parsed.append(p)
-            agree += p.buttons is not None and tuple(p.buttons) == tuple(ex.meta.get("buttons", ()))
-            if "facts" in ex.meta:
-                with_facts += 1
-                got = facts_from_text(p.perception)
-                ok = [got[k] == v for k, v in ex.meta["facts"].items()]
-                fact_hits, fact_n, exact = fact_hits + sum(ok), fact_n + len(ok), exact + all(ok)
+def frame_report(actor, examples: list[Example], batch: int = 16, greedy: bool = False,
+                 dist: Dist | None = None) -> dict[str, float]:
+    """The policy's answers on held-out frames: format, action diversity, teacher agreement, perception.
+    With `dist`, every process answers its share of the frames (a collective: all call it)."""
+    lo, hi = share(len(examples), dist)
+    calls = -(-(hi - lo) // batch)
+    if dist is not None:  # transformers generates with a sharded model in step across processes (synced_gpus):
+        calls = dist.agree_max(calls)  # every process calls as often, on a stand-in frame when it has none left
+    parsed = []
+    for k in range(calls):
+        chunk = examples[lo + k * batch : min(lo + (k + 1) * batch, hi)]
+        turns = actor.act([e.frame for e in chunk or examples[:1]], greedy=greedy)
+        parsed += [turn.parsed for turn in turns] if chunk else []
+    if dist is not None:
+        parsed = sum(dist.gather(parsed), [])
+    agree, fact_hits, fact_n, exact, with_facts = 0, 0, 0, 0, 0
+    for ex, p in zip(examples, parsed, strict=True):
+        agree += p.buttons is not None and tuple(p.buttons) == tuple(ex.meta.get("buttons", ()))
+        if "facts" in ex.meta:
+            with_facts += 1
+            got = facts_from_text(p.perception)
+            ok = [got[k] == v for k, v in ex.meta["facts"].items()]
+            fact_hits, fact_n, exact = fact_hits + sum(ok), fact_n + len(ok), exact + all(ok)
     stats = format_stats(parsed)
-    dist = Counter(p.action_name for p in parsed if p.buttons is not None)
-    total = sum(dist.values())
-    probs = np.array([c / total for c in dist.values()]) if total else np.array([])
+    counts = Counter(p.action_name for p in parsed if p.buttons is not None)
+    total = sum(counts.values())
+    probs = np.array([c / total for c in counts.values()]) if total else np.array([])
     out = {
         "strict_rate": stats["strict_rate"],
         "lenient_rate": stats["lenient_rate"],
-        "distinct_actions": float(len(dist)),
+        "distinct_actions": float(len(counts)),
         "action_entropy": float(-(probs * np.log(probs)).sum()) if total else 0.0,
         "teacher_agreement": agree / max(len(examples), 1),
     }
     if with_facts:
         out["perception_exact"] = exact / with_facts
         out["perception_facts"] = fact_hits / max(fact_n, 1)
-    for name, c in dist.most_common():
+    for name, c in counts.most_common():
         out[f"action/{name}"] = c / total
     return out
+
+
+def share(n: int, dist: Dist | None) -> tuple[int, int]:
+    """This process's slice [lo, hi) of n items split in contiguous, near-equal parts over the processes."""
+    if dist is None:
+        return 0, n
+    return dist.rank * n // dist.world, (dist.rank + 1) * n // dist.world
 
 
 def _schedule(opt, kind: str, total: int, warmup: int):
@@ -90,72 +107,105 @@ def _permutation(n: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def sft(cfg: Config) -> Path:
-    """Train on RUN/data and write the policy to RUN/sft/policy (skipped if done and resume is on)."""
+    """Train on RUN/data and write the policy to RUN/sft/policy (skipped if done and resume is on).
+    Under `accelerate launch` every process trains on its share of each batch, sharded with the FSDP config."""
     s = cfg.sft
     run = RunDir(cfg.out_dir)
     out, final = run.sft, run.sft_policy
     if cfg.resume and run.done("sft"):
         log.info("sft: %s is complete, skipping", final)
         return final
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)  # the same LoRA initialisation in every process
     train, heldout = load_split(run.data, "train"), load_split(run.data, "test")
     if not train:
         raise ValueError(f"{run.data} has no training frames; annotate more (annotate.frames)")
-    device = pick_device(cfg.device)
+    dist = Dist(cpu=pick_device(cfg.device) == "cpu")
+    device = dist.device(pick_device(cfg.device))
     ckpt = find_checkpoint(run.ckpt("sft")) if cfg.resume else None
     corpus = [ex.text for ex in train[:2000]]
+    with dist.state.main_process_first():  # a tiny model is built by the main process, then found by the others
+        base_model_path(cfg.model, corpus)
     model, processor, base = load_model(cfg.model, device, checkpoint=ckpt[0] / "policy" if ckpt else None,
                                         corpus=corpus)
+    if fsdp_launched():  # `accelerate launch --config_file .../accelerate/fsdp.yaml`: the model is sharded
+        shard(model, device, dist.world)
+    if dist.world > 1:
+        log.info("sft: process %d/%d, %s", dist.rank, dist.world, "the model sharded with FSDP" if is_sharded(model)
+                 else "a whole model, gradients summed across processes")
     actor = make_actor(model, processor, cfg.env.game, cfg.model, cfg.rl, temperature=1.0)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters: set model.lora=true or model.full_finetune=true")
     opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    whole = WholeOptimizer(model, opt) if is_sharded(model) else opt  # what a checkpoint holds
     per_epoch = max(1, len(train) // s.batch_size)  # full batches, as batch_indices cuts them
     total = max(1, s.epochs * per_epoch // s.grad_accum)
     sched = _schedule(opt, s.scheduler, total, int(s.warmup_ratio * total))
     step = 0
     if ckpt:
-        step, extra = restore(ckpt, {"actor": opt})
+        step, extra = restore(ckpt, {"actor": whole})
         sched.load_state_dict(extra["scheduler"])
         log.info("sft: resuming from %s (step %d of %d)", ckpt[0], step, total)
     hint = f"sft.lr={s.lr} too high, or sft.max_grad_norm={s.max_grad_norm} too loose"
-    logger = MetricLogger(out, resume_step=step)
+    logger = MetricLogger(out, enabled=dist.is_main, resume_step=step)
     model.train()
-    bar = tqdm(total=total, initial=step, desc="sft", unit="step")
+    bar = tqdm(total=total, initial=step, desc="sft", unit="step", disable=not dist.is_main)
     micro = step * s.grad_accum  # a resumed run carries on mid-epoch with the very batches it would have seen
     while step < total:
         examples = [train[j] for j in batch_indices(len(train), s.batch_size, cfg.seed, micro)]
-        batch = actor.collate(actor.teacher_turns([e.frame for e in examples], [e.text for e in examples]))
+        lo, hi = share(len(examples), dist)
+        pad = lo == hi  # no example of this batch here: a zero-weight pass (under FSDP every process runs as many)
+        mine = examples[lo:hi] or examples[:1]
+        batch = actor.collate(actor.teacher_turns([e.frame for e in mine], [e.text for e in mine]))
+        set_gradient_sync(model, (micro + 1) % s.grad_accum == 0)  # FSDP reduces on a step's last micro-batch
         lp = actor.logprobs(batch)
         mask = batch.response_mask.to(lp.device)
-        loss = -(lp * mask).sum() / mask.sum()
+        # over the token count of every process's share: the processes' gradients sum to the whole batch's
+        loss = -(lp * mask).sum() / dist.sum(0.0 if pad else float(mask.sum()))
         check_finite("loss", loss, f"sft step {step + 1}", hint)
-        (loss / s.grad_accum).backward()
+        ((loss * 0.0 if pad else loss) / s.grad_accum).backward()
         micro += 1
         if micro % s.grad_accum:
             continue
-        gn = torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)
+        if not is_sharded(model):
+            dist.sync_grads(params, op="sum")
+        gn = torch.nn.utils.clip_grad_norm_(params, s.max_grad_norm)  # the global norm under FSDP too
+        gn = gn.full_tensor() if hasattr(gn, "full_tensor") else gn
         check_finite("gradient norm", gn, f"sft step {step + 1}", hint)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         step += 1
+        batch_loss = dist.sum(0.0 if pad else loss.item())  # the last micro-batch's, over every process's share
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        bar.set_postfix(loss=f"{batch_loss:.3f}")
         if step % s.log_every == 0 or step == total:
-            logger.log(step, {"sft/loss": loss.item(), "sft/grad_norm": float(gn), "sft/lr": sched.get_last_lr()[0]})
+            logger.log(step, {"sft/loss": batch_loss, "sft/grad_norm": float(gn), "sft/lr": sched.get_last_lr()[0]})
         if step % max(1, total // 4) == 0 and step < total:
-            save_checkpoint(run.ckpt("sft"), step, save_policy_fn=lambda p: save_policy(model, processor, p, base),
-                            optimizers={"actor": opt}, extra={"scheduler": sched.state_dict()})
+            _checkpoint(run, step, model, processor, base, whole, sched, dist)
     bar.close()
-    save_policy(model, processor, final, base)
-    report = frame_report(actor, heldout[: s.eval_frames])
+    weights = full_state_dict(model)  # a collective: every process takes part, process 0 writes
+    if dist.is_main:
+        save_policy(model, processor, final, base, state_dict=weights)
+    with full_params(model):  # whole weights to generate with, under FSDP
+        report = frame_report(actor, heldout[: s.eval_frames], dist=dist)
     report["train_frames"], report["heldout_frames"], report["steps"] = len(train), len(heldout), total
     logger.log(total, {f"sft_eval/{k}": v for k, v in report.items()})
     logger.close()
-    run.sft_report.write_text(json.dumps(report, indent=1))
-    log.info("sft: held-out format strict %.1f%% lenient %.1f%%, %d distinct actions, teacher agreement %.1f%%",
-             100 * report["strict_rate"], 100 * report["lenient_rate"], report["distinct_actions"],
-             100 * report["teacher_agreement"])
+    if dist.is_main:
+        run.sft_report.write_text(json.dumps(report, indent=1))
+        log.info("sft: held-out format strict %.1f%% lenient %.1f%%, %d distinct actions, teacher agreement "
+                 "%.1f%%", 100 * report["strict_rate"], 100 * report["lenient_rate"], report["distinct_actions"],
+                 100 * report["teacher_agreement"])
+    dist.barrier()
     return final
+
+
+def _checkpoint(run: RunDir, step: int, model, processor, base: str, whole, sched, dist: Dist) -> None:
+    # gathering a sharded model's weights and optimizer state is a collective; process 0 writes
+    state, weights = whole.state_dict(), full_state_dict(model)
+    if dist.is_main:
+        save_checkpoint(run.ckpt("sft"), step,
+                        save_policy_fn=lambda p: save_policy(model, processor, p, base, state_dict=weights),
+                        optimizers={"actor": state}, extra={"scheduler": sched.state_dict()})
+    dist.barrier()
