@@ -19,7 +19,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "packages", "benchmarks", "tests", "noxfile.py")
+    session.run("ruff", "check", "packages", "benchmarks", "tests", "examples", "noxfile.py")
 
 
 @nox.session
