@@ -59,3 +59,30 @@ def test_a_killed_sft_resumes_with_the_batches_it_would_have_seen(tmp_path, monk
     total = 2 * per_epoch // 2  # epochs × batches per epoch // grad_accum
     assert seen == list(range(2 * step, 2 * total))  # carried on mid-epoch: nothing repeated, nothing skipped
     assert (tmp_path / "sft" / "report.json").is_file()
+
+
+def test_the_frame_report_scores_each_fact_beside_its_most_common_value():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from vlm_rl.dataset import Example
+    from vlm_rl.parsing import parse_response
+
+    def answer(perception: str) -> str:
+        return f"<perception>{perception}</perception><reasoning>r</reasoning><answer>['right']</answer>"
+
+    facts = [{"stance": "ground", "hazard": "no hazard", "enemy": "no enemy"},
+             {"stance": "ground", "hazard": "pit near", "enemy": "no enemy"},
+             {"stance": "air", "hazard": "wall ahead", "enemy": "enemy near"},
+             {"stance": "ground", "hazard": "no hazard", "enemy": "no enemy"}]
+    frame = np.zeros((4, 4, 3), np.uint8)
+    examples = [Example(frame=frame, text="", meta={"facts": f}) for f in facts]
+    # always the most common sentence: right on every frame but the 2nd's hazard and the 3rd's every fact
+    said = answer("on ground. no hazard. no enemy.")
+    actor = SimpleNamespace(act=lambda frames, greedy: [SimpleNamespace(parsed=parse_response(said))] * len(frames))
+    report = sft_mod.frame_report(actor, examples)
+    assert report["perception_exact"] == 0.5
+    assert (report["perception_stance"], report["perception_hazard"], report["perception_enemy"]) == (0.75, 0.5, 0.75)
+    assert (report["perception_stance_majority"], report["perception_hazard_majority"],
+            report["perception_enemy_majority"]) == (0.75, 0.5, 0.75)

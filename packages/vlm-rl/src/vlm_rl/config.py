@@ -56,7 +56,7 @@ class EnvCfg:
 class ModelCfg:
     name: str = "tiny"
     path: str = "tiny"  # a preset name, a hub id or a local directory; tiny is built offline
-    family: str = choice("idefics3", "qwen3_vl")  # for path=tiny
+    family: str = choice("idefics3", "qwen3_vl", "idefics3-100tok")  # for path=tiny
     lora: bool = False
     full_finetune: bool = True
     train_vision: bool = True

@@ -59,6 +59,14 @@ TINY_CONFIGS: dict[str, dict] = {
     },
 }
 
+# Opt-in: the tiny Idefics3 without pixel shuffle, 10x10 = 100 image tokens per frame (25 by default),
+# to measure whether the default's 25 tokens are what keeps it from reading pits and enemies off the frame.
+TINY_CONFIGS["idefics3-100tok"] = copy.deepcopy(TINY_CONFIGS["idefics3"]) | {
+    "builder": "idefics3",
+    "scale_factor": 1,
+    "image_seq_len": 100,
+}
+
 # SmolVLM-256M's published shape (SigLIP-B/16 at 512 px + SmolLM2-135M, pixel shuffle 4 -> 64 image tokens per
 # image), with random weights: for benchmarks that need real sizes, never for training.
 TINY_CONFIGS["smolvlm-256m-shape"] = copy.deepcopy(TINY_CONFIGS["idefics3"]) | {

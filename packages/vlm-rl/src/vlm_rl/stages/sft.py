@@ -51,6 +51,8 @@ def frame_report(actor, examples: list[Example], batch: int = 16, greedy: bool =
     if dist is not None:
         parsed = sum(dist.gather(parsed), [])
     agree, fact_hits, fact_n, exact, with_facts = 0, 0, 0, 0, 0
+    per_fact: dict[str, list[bool]] = {}
+    wanted: dict[str, Counter] = {}
     for ex, p in zip(examples, parsed, strict=True):
         agree += p.buttons is not None and tuple(p.buttons) == tuple(ex.meta.get("buttons", ()))
         if "facts" in ex.meta:
@@ -58,6 +60,9 @@ def frame_report(actor, examples: list[Example], batch: int = 16, greedy: bool =
             got = facts_from_text(p.perception)
             ok = [got[k] == v for k, v in ex.meta["facts"].items()]
             fact_hits, fact_n, exact = fact_hits + sum(ok), fact_n + len(ok), exact + all(ok)
+            for k, v in ex.meta["facts"].items():
+                per_fact.setdefault(k, []).append(got[k] == v)
+                wanted.setdefault(k, Counter())[v] += 1
     stats = format_stats(parsed)
     counts = Counter(p.action_name for p in parsed if p.buttons is not None)
     total = sum(counts.values())
@@ -72,6 +77,11 @@ def frame_report(actor, examples: list[Example], batch: int = 16, greedy: bool =
     if with_facts:
         out["perception_exact"] = exact / with_facts
         out["perception_facts"] = fact_hits / max(fact_n, 1)
+        # Per fact, beside what always answering these frames' most common value would score:
+        # a model at or below that line is not reading the frame for that fact.
+        for k, hits in per_fact.items():
+            out[f"perception_{k}"] = sum(hits) / len(hits)
+            out[f"perception_{k}_majority"] = wanted[k].most_common(1)[0][1] / len(hits)
     for name, c in counts.most_common():
         out[f"action/{name}"] = c / total
     return out
