@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..actions import TURN, parse_buttons
+from ..testing import raw_turn  # the env's turn protocol on a bare PyBoy
 from .recording import DEFAULT_REGIONS, Recording
 
 MENU_BUTTONS = ("start", "select")
@@ -87,14 +88,8 @@ class Recorder:
 
 def play_turn(pb: Any, buttons: tuple[str, ...]) -> int:
     """One turn of the env's protocol; returns its frames."""
-    n = TURN.frames_for(buttons)
-    for b in buttons:
-        pb.button_press(b)
-    pb.tick(n - TURN.release, False)
-    for b in buttons:
-        pb.button_release(b)
-    pb.tick(TURN.release, True)
-    return n
+    raw_turn(pb, buttons)
+    return TURN.frames_for(buttons)
 
 
 def script_turns(items: list[ScriptItem], bot: Callable[[], tuple[str, ...]] | None) -> Iterator[tuple[str, ...]]:
