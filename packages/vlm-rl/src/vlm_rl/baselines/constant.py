@@ -39,15 +39,15 @@ def constant_answers(game: str, envs: Sequence[gym.Env], levels: Sequence[str], 
     on the jobs `rollout.eval_jobs(levels, episodes, seed, states)` makes: the evaluation's.
     `answers`: the button sets to play; None: every one `allowed_answers(game)` lists."""
     out = {}
+    jobs, labels = eval_jobs(levels, episodes, seed, states)  # the same jobs (and state files read once) for all
+
+    def keep(ep: Episode) -> None:
+        ep.play = play_of(ep)  # type: ignore[attr-defined]
+        ep.steps = []  # frames add up over every answer: keep the Play only
+        if on_episode is not None:
+            on_episode(ep)
+
     for buttons in allowed_answers(game) if answers is None else answers:
-        jobs, labels = eval_jobs(levels, episodes, seed, states)
-
-        def keep(ep: Episode) -> None:
-            ep.play = play_of(ep)  # type: ignore[attr-defined]
-            ep.steps = []  # frames add up over every answer: keep the Play only
-            if on_episode is not None:
-                on_episode(ep)
-
         eps = run_episodes(envs, constant_policy(buttons), jobs, max_turns=max_turns, on_episode=keep)
         out[answer_name(buttons)] = {lv: [ep.play for ep in g]  # type: ignore[attr-defined]
                                     for lv, g in by_label(eps, labels).items()}
