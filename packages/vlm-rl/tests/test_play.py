@@ -11,6 +11,7 @@ import pytest
 import gb_gym  # noqa: F401
 from gb_gym.spec import Enemy, Scene
 from vlm_rl.baselines.constant import best_answer, constant_answers
+from vlm_rl.baselines.reference import allowed_answers, plays, random_policy, scripted_policy
 from vlm_rl.play import CLEAR, HAZARD, OTHER, jump_rates, per_episode, play_of, situation
 from vlm_rl.report.stats import Metric, scalar_table, write_tables
 from vlm_rl.rollout import Episode, Job, Step
@@ -151,5 +152,30 @@ def test_constant_answers_on_hopland_match_playing_them_by_hand():
     assert jump.progress > walk.progress and jump.progress_within(20) < walk.progress_within(20)
     means = {name: np.mean([p.progress for p in per["1"]]) for name, per in got.items()}
     assert best_answer(got) == max(means, key=means.get)
+    for e in envs:
+        e.close()
+
+
+def test_random_and_scripted_rows_on_hopland_match_playing_them_by_hand():
+    """The reference rows: seeded random answers (each an allowed one) and the scripted player's decisions,
+    2 episodes × 6 turns on level 1; each Play is what stepping the env by hand with those answers gives."""
+    envs = [gym.make("GB/Hopland-v0", actions="buttons", max_episode_steps=10**6, ram_info=True) for _ in range(2)]
+    allowed = set(allowed_answers("hopland"))
+    draws = random_policy("hopland", 7)([None] * 50, [{}] * 50)
+    assert draws == random_policy("hopland", 7)([None] * 50, [{}] * 50)  # seeded
+    assert all(tuple(b) in allowed for b, _ in draws) and len({tuple(b) for b, _ in draws}) > 5
+    got = plays(envs, scripted_policy, ["1"], episodes=2, seed=1000, max_turns=6)
+    env = envs[0]
+    for i, play in enumerate(got["1"]):
+        _, info = env.reset(seed=1000 + i, options={"level": "1"})
+        x0, reached = info["x_progress"], []
+        for _ in range(6):
+            _, _, terminated, _, info = env.step(list(info["scripted"][0]))
+            reached.append(info["max_x"] - x0)
+            if terminated:
+                break
+        assert play.reached == tuple(reached) and play.progress == reached[-1] > 0
+    with pytest.raises(ValueError, match="scripted player"):
+        scripted_policy([None], [{"scripted": None}])
     for e in envs:
         e.close()

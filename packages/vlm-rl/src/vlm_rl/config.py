@@ -195,6 +195,8 @@ class EvalCfg:
     video: bool = True  # GIF of the best and the median episode per policy
     frame_budget: int | None = None  # emulator frames for "progress within a frame budget"; null: max_turns x env.frame_skip[0]
     constant_baseline: bool = True  # add the best constant answer (every allowed answer played on the same seeds)
+    random_baseline: bool = True  # add a row of uniformly random allowed answers
+    scripted_baseline: bool = True  # add the game's scripted player (the RAM teacher's actions), if it has one
 
 
 @dataclass

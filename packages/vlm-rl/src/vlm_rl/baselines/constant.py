@@ -11,11 +11,9 @@ from collections.abc import Callable, Sequence
 
 import gymnasium as gym
 
-import gb_gym
-from gb_gym.actions import button_sets
-
-from ..play import Play, play_of
-from ..rollout import Episode, by_label, eval_jobs, run_episodes
+from ..play import Play
+from ..rollout import Episode, eval_jobs
+from .reference import allowed_answers, plays
 
 
 def answer_name(buttons: Sequence[str]) -> str:
@@ -27,31 +25,16 @@ def constant_policy(buttons: Sequence[str]):
     return lambda frames, infos: [(list(buttons), None)] * len(frames)
 
 
-def allowed_answers(game: str) -> tuple[tuple[str, ...], ...]:
-    """Every distinct press a text answer can make in `game`: noop and each set of up to max_buttons buttons."""
-    return button_sets(gb_gym.get_spec(game).max_buttons)
-
-
 def constant_answers(game: str, envs: Sequence[gym.Env], levels: Sequence[str], episodes: int, seed: int,
                      max_turns: int, states: Sequence[str] = (), on_episode: Callable[[Episode], None] | None = None,
                      answers: Sequence[Sequence[str]] | None = None) -> dict[str, dict[str, list[Play]]]:
     """Each answer's episodes' `Play`, by answer name ('a+right', 'noop', ...) and level (or saved state),
     on the jobs `rollout.eval_jobs(levels, episodes, seed, states)` makes: the evaluation's.
     `answers`: the button sets to play; None: every one `allowed_answers(game)` lists."""
-    out = {}
-    jobs, labels = eval_jobs(levels, episodes, seed, states)  # the same jobs (and state files read once) for all
-
-    def keep(ep: Episode) -> None:
-        ep.play = play_of(ep)  # type: ignore[attr-defined]
-        ep.steps = []  # frames add up over every answer: keep the Play only
-        if on_episode is not None:
-            on_episode(ep)
-
-    for buttons in allowed_answers(game) if answers is None else answers:
-        eps = run_episodes(envs, constant_policy(buttons), jobs, max_turns=max_turns, on_episode=keep)
-        out[answer_name(buttons)] = {lv: [ep.play for ep in g]  # type: ignore[attr-defined]
-                                    for lv, g in by_label(eps, labels).items()}
-    return out
+    jobs = eval_jobs(levels, episodes, seed, states)  # the same jobs (and state files read once) for all
+    return {answer_name(buttons): plays(envs, constant_policy(buttons), levels, episodes, seed, max_turns,
+                                        on_episode=on_episode, jobs=jobs)
+            for buttons in (allowed_answers(game) if answers is None else answers)}
 
 
 def best_answer(results: dict[str, dict[str, list[Play]]]) -> str:

@@ -4,7 +4,8 @@ Writes `eval/results.{md,csv,json}`: mean ± standard error per level of x-progr
 the turn limit (the shape of the paper's Table 2), of x-progress within a budget of emulator
 frames, of level completion and of deaths, and how often each policy jumps with a hazard near
 and on clear ground (`vlm_rl.play`); with `eval.constant_baseline` a row for the best answer
-repeated every turn (`vlm_rl.baselines.constant`). Also `eval/perception.json` (how often each
+repeated every turn (`vlm_rl.baselines.constant`), and rows for random answers and the game's
+scripted player (`eval.random_baseline`, `eval.scripted_baseline`, `vlm_rl.baselines.reference`). Also `eval/perception.json` (how often each
 policy's `<perception>` agrees with the RAM), `eval/summary.txt` (printed at the end) and a GIF
 of the best and the median episode per policy.
 
@@ -25,8 +26,10 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+import gb_gym
 from gb_gym.demo import save_gif
 
+from ..baselines import reference
 from ..baselines.constant import allowed_answers, best_answer, constant_answers
 from ..config import Config
 from ..envs import make_env
@@ -142,6 +145,16 @@ def evaluate(cfg: Config) -> dict[str, Any]:
         constant = f"best constant: {best}"
         plays[constant] = answers[best]
         results[constant] = {lv: [float(p.progress) for p in ps] for lv, ps in answers[best].items()}
+    rows = {}
+    if e.random_baseline:
+        rows["random answers"] = reference.random_policy(cfg.env.game, e.seed)
+    if e.scripted_baseline and gb_gym.get_spec(cfg.env.game).has_scripted_player:
+        rows["scripted player"] = reference.scripted_policy
+    for label, policy in rows.items():
+        with tqdm(total=len(levels + list(e.states)) * e.episodes, desc=f"eval {label}", unit="episode") as bar:
+            plays[label] = reference.plays(envs, policy, levels, e.episodes, e.seed, e.max_turns,
+                                           states=list(e.states), on_episode=lambda ep: bar.update(1))
+        results[label] = {lv: [float(p.progress) for p in ps] for lv, ps in plays[label].items()}
     for env in envs:
         env.close()
     budget = frame_budget(cfg)
@@ -152,7 +165,8 @@ def evaluate(cfg: Config) -> dict[str, Any]:
            "both": f"sampled at temperature {cfg.rl.temperature} and greedy"}[str(e.decoding)]
     lines = [f"x-progress within {e.max_turns} turns per level, mean ± standard error over {e.episodes} episodes "
              f"each ({how}; same seeds for every policy"
-             + (f"; '{constant}': the best of {n_answers} answers repeated every turn" if constant else "") + "):",
+             + (f"; '{constant}': the best of {n_answers} answers repeated every turn" if constant else "")
+             + ("; 'scripted player': the RAM teacher's actions" if "scripted player" in results else "") + "):",
              tables_markdown(results, extra=extra, scalars=jumps, scalars_heading=JUMPS_HEADING), "",
              "Perception fidelity (share of turns whose <perception> matches the RAM):"]
     for label, f in fidelity.items():
