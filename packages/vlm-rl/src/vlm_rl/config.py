@@ -160,6 +160,10 @@ class RLCfg:
     checkpoint_every: int = num(1, gt=0)
     eval_every: int = num(0, ge=0)  # evaluate every N steps for learning curves (0: only at the end)
     eval_episodes: int = num(16, gt=0)
+    # keeps <perception> true during RL: adds perception_coef x the mean per-token NLL of the RAM teacher's
+    # `<perception>...</perception>` on perception_frames visited frames to every actor step (0: off)
+    perception_coef: float = num(0.0, ge=0)
+    perception_frames: int = num(16, gt=0)  # visited frames supervised per optimizer step (per process)
 
 
 @dataclass
@@ -372,6 +376,7 @@ def check(cfg: Config) -> Config:
     _check_rollout(cfg)
     _check_levels(cfg)
     _check_annotation_source(cfg)
+    _check_perception_loss(cfg)
     return cfg
 
 
@@ -429,6 +434,16 @@ def _check_annotation_source(cfg: Config) -> None:
             f"scripted_decision), which annotate.teacher=ram and annotate.policy=scripted need: annotate with "
             "annotate.teacher=openai or model and annotate.policy=random, or train RL from the base model "
             "without annotation and SFT: stages=[rl,eval] rl.init=base eval.policies=[base,rl]"
+        )
+
+
+def _check_perception_loss(cfg: Config) -> None:
+    """rl.perception_coef supervises perception with the RAM teacher, which needs the game's scene description."""
+    spec = _check_game(cfg.env)
+    if cfg.rl.perception_coef > 0 and "rl" in cfg.stages and not spec.has_scene:
+        raise ConfigError(
+            f"rl.perception_coef={cfg.rl.perception_coef} needs the RAM teacher's perception of every visited frame, "
+            f"but {spec.display_name} has no RAM scene description (GameSpec.scene): set rl.perception_coef=0"
         )
 
 
