@@ -111,13 +111,15 @@ def test_a_batch_without_scenes_is_refused(actor, batch):
         update.update(bare, torch.zeros(len(batch)), torch.ones(len(batch), dtype=torch.bool))
 
 
-def test_the_trainer_logs_the_perception_loss_every_step(tmp_path):
-    cfg = compose([*FAST, f"out_dir={tmp_path}", "stages=[rl]", "rl.init=base", "rl.critic.warmup_steps=0",
-                   "rl.max_new_tokens=16", "env.max_turns=3", "rl.perception_coef=0.5", "rl.perception_frames=4",
-                   "rollout.mismatch_turns=0"])
+@pytest.mark.parametrize("algo", ["ppo", "grpo_outcome", "reinforce_pp"])  # each keeps every turn: always updates
+def test_the_trainer_adds_and_logs_the_perception_loss_every_step_for_every_algorithm(tmp_path, algo):
+    cfg = compose([*FAST, f"algo={algo}", f"out_dir={tmp_path}", "stages=[rl]", "rl.init=base",
+                   "rl.critic.warmup_steps=0", "rl.max_new_tokens=16", "env.max_turns=3", "rl.perception_coef=0.5",
+                   "rl.perception_frames=4", "rollout.mismatch_turns=0"])
     train(cfg)
     rows = read_metrics(tmp_path / "rl" / "metrics.jsonl")
-    assert [r["step"] for r in rows] == [1, 2]
+    assert [r["step"] for r in rows] == [1, 2] and all(r["actor/updated"] == 1 for r in rows)
     for r in rows:
         assert r["actor/perception_nll"] > 0 and r["actor/perception_loss"] == pytest.approx(
             0.5 * r["actor/perception_nll"])
+    assert rows[1]["actor/perception_nll"] < rows[0]["actor/perception_nll"]
