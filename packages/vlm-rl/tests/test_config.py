@@ -107,6 +107,10 @@ def test_resuming_with_other_training_settings_is_named():
     assert changed_keys(saved, compose(BASE + ["resume=true", "rl.steps=40", "eval.episodes=8"])) == []
     assert changed_keys(saved, compose(BASE + ["algo=reinforce_pp", "seed=5", "rl.lr=0.01"])) == [
         "algo.advantage", "algo.critic", "algo.name", "rl.lr", "seed"]
+    # a run saved before rl.perception_coef existed trained without it: resuming with the default changes nothing
+    older = saved.replace("  perception_coef: 0.0\n", "")
+    assert older != saved and changed_keys(older, compose(BASE)) == []
+    assert changed_keys(older, compose(BASE + ["rl.perception_coef=0.5"])) == ["rl.perception_coef"]
 
 
 def test_any_game_by_name_or_module_gets_its_defaults_from_the_spec():

@@ -476,7 +476,9 @@ RESUMABLE = ("resume", "allow_config_change", "stages", "threads", "device", "rl
 
 
 def changed_keys(saved_yaml: str, cfg: Config) -> list[str]:
-    """Training settings that differ between a run's saved config and `cfg` (RESUMABLE keys aside)."""
+    """Training settings that differ between a run's saved config and `cfg` (RESUMABLE keys aside). A key
+    the saved config lacks (added to the schema since) counts as changed only where `cfg` moves it off its
+    default: the saved run trained with that default's behaviour."""
 
     def flat(d: Any, prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -489,6 +491,8 @@ def changed_keys(saved_yaml: str, cfg: Config) -> list[str]:
 
     old = flat(OmegaConf.to_container(OmegaConf.create(saved_yaml)))
     new = flat(OmegaConf.to_container(OmegaConf.structured(cfg)))
+    default = flat(OmegaConf.to_container(OmegaConf.structured(type(cfg))))
+    old.update({k: default[k] for k in new.keys() - old.keys() if k in default})
     keys = sorted(set(old) | set(new))
     return [k for k in keys if old.get(k) != new.get(k) and not k.startswith(RESUMABLE)]
 
