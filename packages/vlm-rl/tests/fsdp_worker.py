@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from gb_gym.spec import Enemy, Scene
 from vlm_rl.algos import get_loss_entry
 from vlm_rl.checkpoint import find_checkpoint, restore, save_checkpoint
 from vlm_rl.config import AlgoCfg, ModelCfg, RLCfg
@@ -29,8 +30,14 @@ from vlm_rl.update import ActorUpdate
 
 TURNS = 6
 SPLIT = 4  # process 0 of 2 holds turns 0-3, process 1 turns 4-5: 2 and 1 micro-batches of 2 (one padded)
-# one optimizer step per update over every process's turns; clipped (the norm is ~1.2-1.8)
-RL = RLCfg(lr=1e-3, max_grad_norm=0.5, minibatch_size=TURNS, micro_batch_size=2, max_new_tokens=8)
+# one optimizer step per update over every process's turns, clipped; the RAM teacher's perception of every
+# turn's frame learnt alongside (each process supervises its own frames: all 6 either way), weighted so that
+# its gradient is about the policy loss's size (the norm is ~1.2-1.8 without it)
+RL = RLCfg(lr=1e-3, max_grad_norm=0.5, minibatch_size=TURNS, micro_batch_size=2, max_new_tokens=8,
+           perception_coef=0.1, perception_frames=TURNS)
+SCENES = [Scene(game="hopland", level="1", lives=3, x_progress=0, player_y=104, on_ground=i % 2 == 0,
+                enemies=(Enemy(dx=8 * i, dy=0),) if i % 3 == 0 else (), terrain=(2,) * i + (0, 0, 2))
+          for i in range(TURNS)]
 
 
 def _build(dist: Dist, mcfg: ModelCfg, checkpoint: Path | None = None):
@@ -64,7 +71,8 @@ def run(out: Path, mode: str) -> None:
         raise AssertionError("the processes sampled different turns from the same weights and seed")
     adv = torch.randn(TURNS, generator=torch.Generator().manual_seed(2))
     lo, hi = {1: (0, TURNS), 2: (0, SPLIT) if dist.rank == 0 else (SPLIT, TURNS)}[dist.world]
-    batch, adv, keep = SimpleNamespace(turns=turns[lo:hi]), adv[lo:hi], torch.ones(hi - lo, dtype=torch.bool)
+    batch = SimpleNamespace(turns=turns[lo:hi], scenes=SCENES[lo:hi])
+    adv, keep = adv[lo:hi], torch.ones(hi - lo, dtype=torch.bool)
 
     def step(update, seed):
         torch.manual_seed(seed)  # the minibatch shuffle

@@ -36,7 +36,7 @@ BAD = [
     "env.reward_scale=0", "env.frame_skip=[5]", "env.frame_skip=[0,15]", "env.game=tetris", "model.family=llama",
     "model.upscale=0", "model.lora_r=0", "device=tpu", "stages=[train]", "eval.policies=[best]",
     "eval.episodes=0", "algo.advantage=nope", "algo.loss=nope", "rl.curriculm=uniform", "+sft.epoch=3",
-    "annotate.openai.modle=x",
+    "annotate.openai.modle=x", "rl.perception_coef=-0.1", "rl.perception_frames=0", "rl.perception_coef=nan",
 ]
 
 # the key each message must name, where it is not simply the override's key
@@ -107,6 +107,10 @@ def test_resuming_with_other_training_settings_is_named():
     assert changed_keys(saved, compose(BASE + ["resume=true", "rl.steps=40", "eval.episodes=8"])) == []
     assert changed_keys(saved, compose(BASE + ["algo=reinforce_pp", "seed=5", "rl.lr=0.01"])) == [
         "algo.advantage", "algo.critic", "algo.name", "rl.lr", "seed"]
+    # a run saved before rl.perception_coef existed trained without it: resuming with the default changes nothing
+    older = saved.replace("  perception_coef: 0.0\n", "")
+    assert older != saved and changed_keys(older, compose(BASE)) == []
+    assert changed_keys(older, compose(BASE + ["rl.perception_coef=0.5"])) == ["rl.perception_coef"]
 
 
 def test_any_game_by_name_or_module_gets_its_defaults_from_the_spec():
@@ -151,3 +155,13 @@ def test_a_game_without_ram_description_is_told_how_to_train_before_any_work():
         compose([game, "annotate.teacher=openai", "annotate.openai.model=m"])  # the scripted rollout policy
     assert compose([game, "stages=[rl,eval]", "rl.init=base", "eval.policies=[base,rl]"]).env.levels == ["1"]
     assert compose([game, "annotate.teacher=openai", "annotate.openai.model=m", "annotate.policy=random"])
+
+
+def test_rl_perception_supervision_is_refused_for_a_game_without_a_scene():
+    game = f"env.game={__name__}:_NoRamDescription"
+    rl_only = ["stages=[rl,eval]", "rl.init=base", "eval.policies=[base,rl]"]
+    with pytest.raises(ConfigError, match=r"rl.perception_coef=0.5 needs the RAM teacher.*Plain has no RAM scene "
+                                          r"description.*set rl.perception_coef=0"):
+        compose([game, *rl_only, "rl.perception_coef=0.5"])
+    assert compose([game, *rl_only]).rl.perception_coef == 0  # off by default
+    assert compose(["+exp=hopland", "rl.perception_coef=0.5", "rl.perception_frames=8"]).rl.perception_frames == 8

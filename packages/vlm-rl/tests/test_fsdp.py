@@ -1,5 +1,6 @@
 """Sharded training (FSDP2 over gloo, 2 CPU processes) against one plain process, on the same batch of turns:
-the same loss and the same updated weights, for full fine-tuning and LoRA; and a sharded run resumed from
+the same losses (the policy's and the perception term's) and the same updated weights, for full fine-tuning and
+LoRA; and a sharded run resumed from
 its own checkpoint ends with the very weights of the run that went on (see fsdp_worker.py); the RL trainer
 under FSDP, killed and resumed."""
 
@@ -48,6 +49,7 @@ def test_two_sharded_processes_match_one_plain_process(runs, mode):
     one, two = json.loads((runs / "one" / mode / "first.json").read_text()), json.loads(
         (runs / "two" / mode / "first.json").read_text())
     assert one["pg_loss"] == pytest.approx(two["pg_loss"], rel=1e-5, abs=1e-7)
+    assert one["perception_nll"] == pytest.approx(two["perception_nll"], rel=1e-5) and one["perception_nll"] > 0
     # the norm of every process's gradients together, clipped to 0.5 in both runs
     assert one["grad_norm"] == pytest.approx(two["grad_norm"], rel=1e-5) and one["grad_norm"] > 0.5
     for name in ("first", "second"):

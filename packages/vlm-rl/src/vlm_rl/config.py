@@ -160,6 +160,10 @@ class RLCfg:
     checkpoint_every: int = num(1, gt=0)
     eval_every: int = num(0, ge=0)  # evaluate every N steps for learning curves (0: only at the end)
     eval_episodes: int = num(16, gt=0)
+    # keeps <perception> true during RL: adds perception_coef x the mean per-token NLL of the RAM teacher's
+    # `<perception>...</perception>` on perception_frames visited frames to every actor step (0: off)
+    perception_coef: float = num(0.0, ge=0)
+    perception_frames: int = num(16, gt=0)  # visited frames supervised per optimizer step (per process)
 
 
 @dataclass
@@ -374,6 +378,7 @@ def check(cfg: Config) -> Config:
     _check_rollout(cfg)
     _check_levels(cfg)
     _check_annotation_source(cfg)
+    _check_perception_loss(cfg)
     return cfg
 
 
@@ -434,6 +439,16 @@ def _check_annotation_source(cfg: Config) -> None:
         )
 
 
+def _check_perception_loss(cfg: Config) -> None:
+    """rl.perception_coef supervises perception with the RAM teacher, which needs the game's scene description."""
+    spec = _check_game(cfg.env)
+    if cfg.rl.perception_coef > 0 and "rl" in cfg.stages and not spec.has_scene:
+        raise ConfigError(
+            f"rl.perception_coef={cfg.rl.perception_coef} needs the RAM teacher's perception of every visited frame, "
+            f"but {spec.display_name} has no RAM scene description (GameSpec.scene): set rl.perception_coef=0"
+        )
+
+
 def check_sb3(cfg: SB3Config) -> SB3Config:
     for path, f, value in _fields(cfg):
         _check_field(path, f, value)
@@ -463,7 +478,9 @@ RESUMABLE = ("resume", "allow_config_change", "stages", "threads", "device", "rl
 
 
 def changed_keys(saved_yaml: str, cfg: Config) -> list[str]:
-    """Training settings that differ between a run's saved config and `cfg` (RESUMABLE keys aside)."""
+    """Training settings that differ between a run's saved config and `cfg` (RESUMABLE keys aside). A key
+    the saved config lacks (added to the schema since) counts as changed only where `cfg` moves it off its
+    default: the saved run trained with that default's behaviour."""
 
     def flat(d: Any, prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -476,6 +493,8 @@ def changed_keys(saved_yaml: str, cfg: Config) -> list[str]:
 
     old = flat(OmegaConf.to_container(OmegaConf.create(saved_yaml)))
     new = flat(OmegaConf.to_container(OmegaConf.structured(cfg)))
+    default = flat(OmegaConf.to_container(OmegaConf.structured(type(cfg))))
+    old.update({k: default[k] for k in new.keys() - old.keys() if k in default})
     keys = sorted(set(old) | set(new))
     return [k for k in keys if old.get(k) != new.get(k) and not k.startswith(RESUMABLE)]
 

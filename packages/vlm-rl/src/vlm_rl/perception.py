@@ -48,6 +48,16 @@ def perception_text(facts: dict[str, str]) -> str:
     return f"{stance}. {facts['hazard']}. {facts['enemy']}."
 
 
+def perception_span(text: str) -> str:
+    """A perception text in its tag, as a response opens with it."""
+    return f"<perception>{text}</perception>"
+
+
+def teacher_perception(scene: Scene) -> str:
+    """What the RAM teacher's annotation of this frame opens with (`Annotation.text`'s perception span)."""
+    return perception_span(perception_text(scene_facts(scene)))
+
+
 _FACT_PATTERNS = {
     "stance": re.compile(r"\b(?:on (ground)|in (air))\b"),
     "hazard": re.compile(r"\b(no hazard|(?:(?:wide )?pit|(?:high )?wall) (?:near|ahead))\b"),

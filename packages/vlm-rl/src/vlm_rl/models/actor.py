@@ -283,9 +283,10 @@ class VLMActor:
             ))
         return turns
 
-    def teacher_turns(self, frames: Sequence[np.ndarray], texts: Sequence[str]) -> list[Turn]:
+    def teacher_turns(self, frames: Sequence[np.ndarray], texts: Sequence[str], *, stop: bool = True) -> list[Turn]:
         """Turns whose responses are given texts (SFT targets, evaluation): same layout as sampled turns.
-        The response is encoded as the chat template would place it, then the stop token."""
+        The response is encoded as the chat template would place it, then the stop token; `stop=False`
+        leaves the stop token out, for a text that only opens a response (RL's perception targets)."""
         if len(frames) != len(texts):
             raise ValueError(f"{len(frames)} frames but {len(texts)} texts.")
         frames = [self._frames(f) for f in frames]
@@ -293,7 +294,7 @@ class VLMActor:
         turns = []
         for i, text in enumerate(texts):
             ids = self.tokenizer(self.response_prefix + text, add_special_tokens=False)["input_ids"]
-            ids = torch.tensor([*ids, self.stop_ids[0]], dtype=torch.long)
+            ids = torch.tensor([*ids, self.stop_ids[0]] if stop else ids, dtype=torch.long)
             turns.append(Turn(frames=frames[i], prompt_ids=enc["input_ids"][i][enc["attention_mask"][i].bool()],
                               response_ids=ids, logprobs=torch.zeros(len(ids)), text=text,
                               parsed=parse_response(text, self.max_buttons)))

@@ -29,7 +29,7 @@ import gb_gym
 from gb_gym.spec import Scene
 
 from ..parsing import parse_response
-from ..perception import perception_text, scene_facts
+from ..perception import perception_span, perception_text, scene_facts
 from ..prompts import prompt_text
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,7 @@ class Annotation:
     def text(self) -> str:
         answer = "[" + ", ".join(f"'{b}'" for b in (self.buttons or ("noop",))) + "]"
         return (
-            f"<perception>{self.perception}</perception>"
-            f"<reasoning>{self.reasoning}</reasoning><answer>{answer}</answer>"
+            f"{perception_span(self.perception)}<reasoning>{self.reasoning}</reasoning><answer>{answer}</answer>"
         )
 
 
