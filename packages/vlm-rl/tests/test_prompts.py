@@ -74,3 +74,14 @@ def test_an_installed_package_gives_its_prompt_through_an_entry_point(monkeypatc
     monkeypatch.setattr(prompts, "entry_points", lambda group, name: [bad])
     with pytest.raises(ValueError, match="is <.*_ThreeButtonHopland.*>, not a vlm_rl.prompts.GamePrompt"):
         get_prompt(THREE)
+
+
+def test_short_prompt_names_the_game_the_tags_and_the_cap():
+    short = prompt_text("hopland", style="short")
+    assert short.startswith("Hopland") and "at most 2 buttons" in short
+    assert all(tag in short for tag in ("<perception>", "<reasoning>", "<answer>"))
+    assert len(short) < len(prompt_text("hopland")) / 10
+    assert "2 screens (oldest first)" in prompt_text("hopland", 1, style="short")
+    assert build_messages("hopland", style="short")[0]["content"][0]["text"] == short
+    with pytest.raises(ValueError, match="Unknown prompt style 'long'"):
+        prompt_text("hopland", style="long")

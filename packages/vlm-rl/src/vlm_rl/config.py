@@ -67,6 +67,7 @@ class ModelCfg:
     gradient_checkpointing: bool = False
     upscale: int = num(1, gt=0)
     n_history: int = num(0, ge=0)
+    prompt: str = choice("paper", "short")  # the instructions each turn (vlm_rl.prompts.PROMPT_STYLES)
 
 
 @dataclass

@@ -15,7 +15,8 @@ from importlib.metadata import entry_points
 import gb_gym
 from gb_gym.actions import ANSWER_NAMES as BUTTONS  # the names an answer may use: gb_gym's button grammar
 
-__all__ = ["BUTTONS", "ENTRY_POINT_GROUP", "GamePrompt", "build_messages", "games", "get_prompt", "prompt_text",
+__all__ = ["BUTTONS", "ENTRY_POINT_GROUP", "PROMPT_STYLES", "GamePrompt", "build_messages", "games", "get_prompt",
+           "prompt_text",
            "register_prompt"]
 
 ENTRY_POINT_GROUP = "vlm_rl.prompts"
@@ -74,12 +75,24 @@ def get_prompt(game: str | gb_gym.GameSpec) -> GamePrompt:
     return generic_prompt(spec)
 
 
-def prompt_text(game: str | gb_gym.GameSpec, n_history_frames: int = 0) -> str:
-    """The full instruction text for `game` (Section B of the paper, generalised over games)."""
+# "paper": the paper's instructions (Section B). "short": one line naming the game, the frames and the answer's
+# parts, for a model trained from scratch (the tiny one): it cannot read the paper's ~370 tokens, which cost
+# most of its compute and bury the image tokens among constant text (docs/training.md, "Why perception is low").
+PROMPT_STYLES = ("paper", "short")
+
+
+def prompt_text(game: str | gb_gym.GameSpec, n_history_frames: int = 0, style: str = "paper") -> str:
+    """The instruction text for `game`: the paper's (Section B, generalised over games) or the short one."""
     if n_history_frames < 0:
         raise ValueError(f"n_history_frames must be >= 0, got {n_history_frames}")
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"Unknown prompt style {style!r}. Expecting one of {PROMPT_STYLES}.")
     p = get_prompt(game)
     max_buttons = gb_gym.get_spec(game).max_buttons
+    if style == "short":
+        screens = f"{n_history_frames + 1} screens (oldest first)" if n_history_frames else "the screen"
+        return (f"{p.title}. Describe {screens} in <perception>, reason in <reasoning>, then press at most "
+                f"{max_buttons} buttons in <answer>.")
     quoted = ", ".join(f"'{b}'" for b in BUTTONS)
     parts = [
         f"You are playing {p.title}.",
@@ -108,9 +121,9 @@ def prompt_text(game: str | gb_gym.GameSpec, n_history_frames: int = 0) -> str:
     return "\n\n".join(parts)
 
 
-def build_messages(game: str | gb_gym.GameSpec, n_history_frames: int = 0) -> list[dict]:
+def build_messages(game: str | gb_gym.GameSpec, n_history_frames: int = 0, style: str = "paper") -> list[dict]:
     """One user turn for `processor.apply_chat_template`: text first, then n_history_frames + 1 images."""
-    content: list[dict] = [{"type": "text", "text": prompt_text(game, n_history_frames)}]
+    content: list[dict] = [{"type": "text", "text": prompt_text(game, n_history_frames, style)}]
     content += [{"type": "image"} for _ in range(n_history_frames + 1)]
     return [{"role": "user", "content": content}]
 

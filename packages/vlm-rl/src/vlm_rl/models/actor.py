@@ -95,7 +95,8 @@ def _sampling_state(model):
 
 class VLMActor:
     def __init__(self, model, processor, game: str, *, upscale: int = 1, n_history: int = 0,
-                 max_new_tokens: int = 256, temperature: float = 1.0, top_p: float = 1.0, share_prefix: bool = True):
+                 max_new_tokens: int = 256, temperature: float = 1.0, top_p: float = 1.0, share_prefix: bool = True,
+                 prompt_style: str = "paper"):
         if not isinstance(upscale, int) or upscale < 1:
             raise ValueError(f"Invalid upscale: {upscale!r}. Expecting an integer >= 1.")
         if temperature <= 0:
@@ -114,7 +115,7 @@ class VLMActor:
         self.tokenizer = tok = processor.tokenizer
         tok.padding_side = "left"
         self.max_buttons = gb_gym.get_spec(game).max_buttons  # the game's cap: what the prompt says and parsing checks
-        messages = build_messages(game, n_history)
+        messages = build_messages(game, n_history, prompt_style)
         self.prompt = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         self.response_prefix = self._response_prefix(messages)
 

@@ -78,7 +78,8 @@ def load_model(model_cfg: Any, device: str, checkpoint: str | Path | None = None
 def make_actor(model, processor, game: str, model_cfg: Any, rl_cfg: Any | None = None, **overrides) -> VLMActor:
     # FSDP reduces a unit's gradients once backward reaches its inputs: a first forward (the shared prompt's
     # KV cache) feeding the second would be cut off, so a sharded model computes the whole prompt each time
-    kw = dict(upscale=int(model_cfg.upscale), n_history=int(model_cfg.n_history), share_prefix=not is_sharded(model))
+    kw = dict(upscale=int(model_cfg.upscale), n_history=int(model_cfg.n_history), share_prefix=not is_sharded(model),
+              prompt_style=str(model_cfg.prompt))
     if rl_cfg is not None:
         kw.update(temperature=float(rl_cfg.temperature), top_p=float(rl_cfg.top_p),
                   max_new_tokens=int(rl_cfg.max_new_tokens))

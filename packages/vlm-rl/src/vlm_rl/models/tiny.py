@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from vlm_rl.models.compat import build_qwen3_vl_processor
-from vlm_rl.prompts import BUTTONS, games, prompt_text
+from vlm_rl.prompts import BUTTONS, PROMPT_STYLES, games, prompt_text
 
 TAGS = ("<perception>", "</perception>", "<reasoning>", "</reasoning>", "<answer>", "</answer>")
 
@@ -120,7 +120,7 @@ QWEN3_VL_CHAT_TEMPLATE = (
 
 def default_corpus() -> list[str]:
     """Prompt texts of every registered game, chat-template words and example annotations."""
-    texts = [prompt_text(g, n) for g in games() for n in (0, 1)]
+    texts = [prompt_text(g, n, style) for g in games() for n in (0, 1) for style in PROMPT_STYLES]
     texts.append("User: Assistant: user assistant system")
     things = ["enemy", "pit", "wall", "step", "flag", "coin", "pipe", "block", "platform", "gap"]
     for i, thing in enumerate(things):
