@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from ..dataset import Example, load_split
 from ..dist import Dist
 from ..guards import check_finite
 from ..metrics import MetricLogger
+from ..models.load import VISION_MODULES
 from ..models.policy import base_model_path, load_model, make_actor, pick_device, save_policy
 from ..parsing import format_stats
 from ..perception import facts_from_text
@@ -143,10 +145,12 @@ def sft(cfg: Config) -> Path:
         log.info("sft: process %d/%d, %s", dist.rank, dist.world, "the model sharded with FSDP" if is_sharded(model)
                  else "a whole model, gradients summed across processes")
     actor = make_actor(model, processor, cfg.env.game, cfg.model, cfg.rl, temperature=1.0)
+    if s.vision_warmup_steps and not ckpt:
+        warm_up_vision(actor, train, s, cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters: set model.lora=true or model.full_finetune=true")
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
+    opt = torch.optim.AdamW(_param_groups(model, s), lr=s.lr, weight_decay=s.weight_decay)
     whole = WholeOptimizer(model, opt) if is_sharded(model) else opt  # what a checkpoint holds
     per_epoch = max(1, len(train) // s.batch_size)  # full batches, as batch_indices cuts them
     total = max(1, s.epochs * per_epoch // s.grad_accum)
@@ -169,7 +173,9 @@ def sft(cfg: Config) -> Path:
         batch = actor.collate(actor.teacher_turns([e.frame for e in mine], [e.text for e in mine]))
         set_gradient_sync(model, (micro + 1) % s.grad_accum == 0)  # FSDP reduces on a step's last micro-batch
         lp = actor.logprobs(batch)
-        mask = batch.response_mask.to(lp.device)
+        mask = batch.response_mask.to(lp.device).float()
+        if s.perception_weight != 1.0:
+            mask = mask * _perception_weights(actor, [e.text for e in mine], mask.shape[1], s.perception_weight)
         # over the token count of every process's share: the processes' gradients sum to the whole batch's
         loss = -(lp * mask).sum() / dist.sum(0.0 if pad else float(mask.sum()))
         check_finite("loss", loss, f"sft step {step + 1}", hint)
@@ -199,6 +205,9 @@ def sft(cfg: Config) -> Path:
         save_policy(model, processor, final, base, state_dict=weights)
     with full_params(model):  # whole weights to generate with, under FSDP
         report = frame_report(actor, heldout[: s.eval_frames], dist=dist)
+        # Sampling at temperature 1 (as RL acts) blurs what the policy reads; greedy shows its best guess.
+        greedy = frame_report(actor, heldout[: s.eval_frames], greedy=True, dist=dist)
+    report |= {f"greedy_{k}": v for k, v in greedy.items() if k.startswith("perception_") and "majority" not in k}
     report["train_frames"], report["heldout_frames"], report["steps"] = len(train), len(heldout), total
     logger.log(total, {f"sft_eval/{k}": v for k, v in report.items()})
     logger.close()
@@ -207,8 +216,80 @@ def sft(cfg: Config) -> Path:
         log.info("sft: held-out format strict %.1f%% lenient %.1f%%, %d distinct actions, teacher agreement "
                  "%.1f%%", 100 * report["strict_rate"], 100 * report["lenient_rate"], report["distinct_actions"],
                  100 * report["teacher_agreement"])
+        if "perception_exact" in report:
+            log.info("sft: held-out perception exact %.1f%% sampled, %.1f%% greedy; greedy per fact (most common "
+                     "value): %s", 100 * report["perception_exact"], 100 * report["greedy_perception_exact"],
+                     ", ".join(f"{k} {100 * report[f'greedy_perception_{k}']:.1f}% "
+                               f"({100 * report[f'perception_{k}_majority']:.1f}%)" for k in ("stance", "hazard", "enemy")
+                               if f"perception_{k}" in report))
     dist.barrier()
     return final
+
+
+def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float]:
+    """Teach the vision tower and connector the RAM's facts before SFT, through a linear head on a frame's
+    image tokens (thrown away after). A language model trained from random weights never learns to read
+    facts that sit in a few of the image tokens (the player's height, an 8-px enemy) out of ~400 prompt
+    tokens: docs/training.md, "Why perception is low". Returns the head's last-batch accuracy per fact."""
+    framed = [e for e in train if "facts" in e.meta]
+    if not framed:
+        raise ValueError("sft.vision_warmup_steps needs frames annotated with RAM facts (annotate.teacher=ram)")
+    keys = sorted(framed[0].meta["facts"])
+    values = {k: sorted({e.meta["facts"][k] for e in framed}) for k in keys}
+    model = actor.model
+    prefixes = VISION_MODULES.get(getattr(model.config, "model_type", ""), ())
+    tower = [p for n, p in model.named_parameters() if p.requires_grad and any(f"{x}." in n for x in prefixes)]
+    if not tower:
+        raise ValueError("sft.vision_warmup_steps needs a trainable vision tower (model.train_vision=true)")
+    heads = torch.nn.ModuleDict({k: torch.nn.LazyLinear(len(v)) for k, v in values.items()}).to(actor.device)
+
+    def logits(examples):
+        enc = actor.prepare([e.frame for e in examples]).to(actor.device)
+        pixels = {k: v for k, v in enc.items() if k.startswith(("pixel", "image_grid"))}
+        tokens = torch.stack(model.get_image_features(**pixels).pooler_output).flatten(1)
+        return {k: head(tokens) for k, head in heads.items()}
+
+    start = time.perf_counter()
+    logits(framed[:1])  # sizes the lazy heads
+    opt = torch.optim.AdamW([*tower, *heads.parameters()], lr=s.lr * s.vision_lr_scale)
+    model.train()
+    for i in range(s.vision_warmup_steps):
+        batch = [framed[j] for j in batch_indices(len(framed), s.batch_size, seed + 1, i)]
+        out = logits(batch)
+        want = {k: torch.tensor([values[k].index(e.meta["facts"][k]) for e in batch], device=actor.device)
+                for k in keys}
+        loss = sum(torch.nn.functional.cross_entropy(out[k], want[k]) for k in keys)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    acc = {k: float((out[k].argmax(-1) == want[k]).float().mean()) for k in keys}
+    log.info("sft: vision warm-up, %d steps in %.0f s: last batch %s", s.vision_warmup_steps,
+             time.perf_counter() - start, ", ".join(f"{k} {100 * a:.0f}%" for k, a in acc.items()))
+    return acc
+
+
+def _param_groups(model, s) -> list[dict]:
+    """The trainable parameters; the vision tower and connector at `sft.vision_lr_scale` x the LR."""
+    prefixes = VISION_MODULES.get(getattr(model.config, "model_type", ""), ())
+    vision, rest = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (vision if any(f"{x}." in name for x in prefixes) else rest).append(p)
+    groups = [{"params": rest}]
+    if vision:
+        groups.append({"params": vision, "lr": s.lr * s.vision_lr_scale})
+    return groups
+
+
+def _perception_weights(actor, texts: list[str], width: int, weight: float) -> torch.Tensor:
+    """(B, width) loss weights: `weight` on each response's tokens up to its </perception>, 1 after."""
+    out = torch.ones(len(texts), width)
+    for i, text in enumerate(texts):
+        end = text.find("</perception>")
+        if end >= 0:
+            n = len(actor.tokenizer(actor.response_prefix + text[:end], add_special_tokens=False)["input_ids"])
+            out[i, :n] = weight
+    return out
 
 
 def _checkpoint(run: RunDir, step: int, model, processor, base: str, whole, sched, dist: Dist) -> None:
