@@ -123,8 +123,6 @@ class SFTCfg:
     warmup_ratio: float = num(0.03, ge=0, le=1)
     weight_decay: float = num(0.0, ge=0)
     max_grad_norm: float = num(1.0, gt=0)
-    vision_lr_scale: float = num(1.0, gt=0)  # the vision tower's and connector's LR, times lr
-    perception_weight: float = num(1.0, gt=0)  # loss weight of the <perception> tokens (the rest: 1)
     vision_warmup_steps: int = num(0, ge=0)  # vision tower trained on the RAM facts first (stages/sft.py)
     eval_frames: int = num(128, ge=0)  # held-out frames generated on after training
     log_every: int = num(10, gt=0)

@@ -139,18 +139,18 @@ def sft(cfg: Config) -> Path:
         base_model_path(cfg.model, corpus)
     model, processor, base = load_model(cfg.model, device, checkpoint=ckpt[0] / "policy" if ckpt else None,
                                         corpus=corpus)
+    if s.vision_warmup_steps and not ckpt:  # before sharding: every process trains the whole tower alike
+        warm_up_vision(make_actor(model, processor, cfg.env.game, cfg.model), train, s, cfg.seed)
     if fsdp_launched():  # `accelerate launch --config_file .../accelerate/fsdp.yaml`: the model is sharded
         shard(model, device, dist.world)
     if dist.world > 1:
         log.info("sft: process %d/%d, %s", dist.rank, dist.world, "the model sharded with FSDP" if is_sharded(model)
                  else "a whole model, gradients summed across processes")
     actor = make_actor(model, processor, cfg.env.game, cfg.model, cfg.rl, temperature=1.0)
-    if s.vision_warmup_steps and not ckpt:
-        warm_up_vision(actor, train, s, cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters: set model.lora=true or model.full_finetune=true")
-    opt = torch.optim.AdamW(_param_groups(model, s), lr=s.lr, weight_decay=s.weight_decay)
+    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
     whole = WholeOptimizer(model, opt) if is_sharded(model) else opt  # what a checkpoint holds
     per_epoch = max(1, len(train) // s.batch_size)  # full batches, as batch_indices cuts them
     total = max(1, s.epochs * per_epoch // s.grad_accum)
@@ -173,9 +173,7 @@ def sft(cfg: Config) -> Path:
         batch = actor.collate(actor.teacher_turns([e.frame for e in mine], [e.text for e in mine]))
         set_gradient_sync(model, (micro + 1) % s.grad_accum == 0)  # FSDP reduces on a step's last micro-batch
         lp = actor.logprobs(batch)
-        mask = batch.response_mask.to(lp.device).float()
-        if s.perception_weight != 1.0:
-            mask = mask * _perception_weights(actor, [e.text for e in mine], mask.shape[1], s.perception_weight)
+        mask = batch.response_mask.to(lp.device)
         # over the token count of every process's share: the processes' gradients sum to the whole batch's
         loss = -(lp * mask).sum() / dist.sum(0.0 if pad else float(mask.sum()))
         check_finite("loss", loss, f"sft step {step + 1}", hint)
@@ -227,7 +225,7 @@ def sft(cfg: Config) -> Path:
 
 
 def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float]:
-    """Teach the vision tower and connector the RAM's facts before SFT, through a linear head on a frame's
+    """Teach the vision tower and connector the RAM's facts before SFT, through linear heads on a frame's
     image tokens (thrown away after). A language model trained from random weights never learns to read
     facts that sit in a few of the image tokens (the player's height, an 8-px enemy) out of ~400 prompt
     tokens: docs/training.md, "Why perception is low". Returns the head's last-batch accuracy per fact."""
@@ -241,24 +239,29 @@ def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float
     tower = [p for n, p in model.named_parameters() if p.requires_grad and any(f"{x}." in n for x in prefixes)]
     if not tower:
         raise ValueError("sft.vision_warmup_steps needs a trainable vision tower (model.train_vision=true)")
-    heads = torch.nn.ModuleDict({k: torch.nn.LazyLinear(len(v)) for k, v in values.items()}).to(actor.device)
+    # Two linear heads per fact: one on all the image tokens side by side (learns fast) and one on their mean
+    # (puts the fact in what every image token carries, which is what the language model's near-uniform
+    # attention reads at first). The tower alone behind either head learns each fact; the language model
+    # after a warm-up with the first head alone read only two of the three facts, which two varying by seed.
+    heads = torch.nn.ModuleDict({f"{k}{pool}": torch.nn.LazyLinear(len(v))
+                                 for k, v in values.items() for pool in ("", "_mean")}).to(actor.device)
 
     def logits(examples):
         enc = actor.prepare([e.frame for e in examples]).to(actor.device)
         pixels = {k: v for k, v in enc.items() if k.startswith(("pixel", "image_grid"))}
-        tokens = torch.stack(model.get_image_features(**pixels).pooler_output).flatten(1)
-        return {k: head(tokens) for k, head in heads.items()}
+        tokens = torch.stack(model.get_image_features(**pixels).pooler_output)
+        return {k: head(tokens.mean(1) if k.endswith("_mean") else tokens.flatten(1)) for k, head in heads.items()}
 
     start = time.perf_counter()
     logits(framed[:1])  # sizes the lazy heads
-    opt = torch.optim.AdamW([*tower, *heads.parameters()], lr=s.lr * s.vision_lr_scale)
+    opt = torch.optim.AdamW([*tower, *heads.parameters()], lr=s.lr)
     model.train()
     for i in range(s.vision_warmup_steps):
         batch = [framed[j] for j in batch_indices(len(framed), s.batch_size, seed + 1, i)]
         out = logits(batch)
         want = {k: torch.tensor([values[k].index(e.meta["facts"][k]) for e in batch], device=actor.device)
                 for k in keys}
-        loss = sum(torch.nn.functional.cross_entropy(out[k], want[k]) for k in keys)
+        loss = sum(torch.nn.functional.cross_entropy(out[k], want[k.removesuffix("_mean")]) for k in out)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -266,30 +269,6 @@ def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float
     log.info("sft: vision warm-up, %d steps in %.0f s: last batch %s", s.vision_warmup_steps,
              time.perf_counter() - start, ", ".join(f"{k} {100 * a:.0f}%" for k, a in acc.items()))
     return acc
-
-
-def _param_groups(model, s) -> list[dict]:
-    """The trainable parameters; the vision tower and connector at `sft.vision_lr_scale` x the LR."""
-    prefixes = VISION_MODULES.get(getattr(model.config, "model_type", ""), ())
-    vision, rest = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (vision if any(f"{x}." in name for x in prefixes) else rest).append(p)
-    groups = [{"params": rest}]
-    if vision:
-        groups.append({"params": vision, "lr": s.lr * s.vision_lr_scale})
-    return groups
-
-
-def _perception_weights(actor, texts: list[str], width: int, weight: float) -> torch.Tensor:
-    """(B, width) loss weights: `weight` on each response's tokens up to its </perception>, 1 after."""
-    out = torch.ones(len(texts), width)
-    for i, text in enumerate(texts):
-        end = text.find("</perception>")
-        if end >= 0:
-            n = len(actor.tokenizer(actor.response_prefix + text[:end], add_special_tokens=False)["input_ids"])
-            out[i, :n] = weight
-    return out
 
 
 def _checkpoint(run: RunDir, step: int, model, processor, base: str, whole, sched, dist: Dist) -> None:
