@@ -256,8 +256,9 @@ def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float
     logits(framed[:1])  # sizes the lazy heads
     opt = torch.optim.AdamW([*tower, *heads.parameters()], lr=s.lr)
     model.train()
-    for i in range(s.vision_warmup_steps):
-        batch = [framed[j] for j in batch_indices(len(framed), s.batch_size, seed + 1, i)]
+    draw = torch.Generator().manual_seed(seed)
+    for _ in range(s.vision_warmup_steps):
+        batch = [framed[j] for j in torch.randint(len(framed), (s.batch_size,), generator=draw).tolist()]
         out = logits(batch)
         want = {k: torch.tensor([values[k].index(e.meta["facts"][k]) for e in batch], device=actor.device)
                 for k in keys}
