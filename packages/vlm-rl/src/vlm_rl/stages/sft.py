@@ -139,8 +139,15 @@ def sft(cfg: Config) -> Path:
         base_model_path(cfg.model, corpus)
     model, processor, base = load_model(cfg.model, device, checkpoint=ckpt[0] / "policy" if ckpt else None,
                                         corpus=corpus)
-    if s.vision_warmup_steps and not ckpt:  # before sharding: every process trains the whole tower alike
-        warm_up_vision(make_actor(model, processor, cfg.env.game, cfg.model), train, s, cfg.seed)
+    if s.vision_warmup_steps and not _vision_parameters(model):
+        log.warning("sft: no vision warm-up: the vision tower does not train (LoRA, or model.train_vision=false)")
+    elif s.vision_warmup_steps:
+        if not ckpt:  # before sharding: every process trains the whole tower alike
+            warm_up_vision(make_actor(model, processor, cfg.env.game, cfg.model), train, s, cfg.seed)
+        # then SFT trains the rest: the early gradients of a random language model would blur what the tower
+        # learned (measured: docs/training.md)
+        for p in _vision_parameters(model):
+            p.requires_grad_(False)
     if fsdp_launched():  # `accelerate launch --config_file .../accelerate/fsdp.yaml`: the model is sharded
         shard(model, device, dist.world)
     if dist.world > 1:
@@ -235,8 +242,7 @@ def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float
     keys = sorted(framed[0].meta["facts"])
     values = {k: sorted({e.meta["facts"][k] for e in framed}) for k in keys}
     model = actor.model
-    prefixes = VISION_MODULES.get(getattr(model.config, "model_type", ""), ())
-    tower = [p for n, p in model.named_parameters() if p.requires_grad and any(f"{x}." in n for x in prefixes)]
+    tower = _vision_parameters(model)
     if not tower:
         raise ValueError("sft.vision_warmup_steps needs a trainable vision tower (model.train_vision=true)")
     # Two linear heads per fact: one on all the image tokens side by side (learns fast) and one on their mean
@@ -270,6 +276,12 @@ def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float
     log.info("sft: vision warm-up, %d steps in %.0f s: last batch %s", s.vision_warmup_steps,
              time.perf_counter() - start, ", ".join(f"{k} {100 * a:.0f}%" for k, a in acc.items()))
     return acc
+
+
+def _vision_parameters(model) -> list[torch.nn.Parameter]:
+    """The trainable parameters of the vision tower and connector."""
+    prefixes = VISION_MODULES.get(getattr(model.config, "model_type", ""), ())
+    return [p for n, p in model.named_parameters() if p.requires_grad and any(f"{x}." in n for x in prefixes)]
 
 
 def _checkpoint(run: RunDir, step: int, model, processor, base: str, whole, sched, dist: Dist) -> None:
