@@ -17,7 +17,10 @@ from vlm_rl.models import (
     trainable_parameter_count,
 )
 from vlm_rl.models.tiny import TAGS
+from vlm_rl.parsing import parse_response
+from vlm_rl.perception import facts_from_text
 from vlm_rl.prompts import build_messages
+from vlm_rl.stages.teachers import Annotation
 
 FAMILIES = {"idefics3": "Idefics3ForConditionalGeneration", "qwen3_vl": "Qwen3VLForConditionalGeneration"}
 IMAGE_TOKEN = {"idefics3": "<image>", "qwen3_vl": "<|image_pad|>"}
@@ -53,6 +56,21 @@ def test_tiny_model_saves_and_loads_through_the_auto_classes(family):
         logits = model(**enc).logits
     assert logits.shape == (*enc["input_ids"].shape, model.config.get_text_config().vocab_size)
     assert torch.isfinite(logits).all()
+
+
+def test_tiny_tokenizer_makes_each_teacher_phrase_one_token():
+    tok = load_processor(str(ensure_tiny_model("idefics3"))).tokenizer
+    text = Annotation("in air. wide pit near. enemy ahead.", "in air: hold right", ("right",)).text
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    pieces = tok.convert_ids_to_tokens(ids)
+    # " wide pit near." is one token, not " wide" + " pit near." (the added tokens match longest-first)
+    assert pieces[:5] == ["<perception>", "in air.", " wide pit near.", " enemy ahead.", "</perception>"]
+    assert len(ids) == 12, pieces  # 4 tags + 3 facts, 2 tags + subject + intent, 2 tags + the answer
+    decoded = tok.decode(ids, skip_special_tokens=True)
+    assert decoded == text
+    parsed = parse_response(decoded)
+    assert facts_from_text(parsed.perception) == {"stance": "air", "hazard": "wide pit near", "enemy": "enemy ahead"}
+    assert parsed.buttons == ("right",) and parsed.strict
 
 
 def test_tiny_idefics3_image_tokens():

@@ -86,3 +86,32 @@ def test_the_frame_report_scores_each_fact_beside_its_most_common_value():
     assert (report["perception_stance"], report["perception_hazard"], report["perception_enemy"]) == (0.75, 0.5, 0.75)
     assert (report["perception_stance_majority"], report["perception_hazard_majority"],
             report["perception_enemy_majority"]) == (0.75, 0.5, 0.75)
+
+
+def test_the_vision_warm_up_teaches_the_tower_a_fact_it_can_see():
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    from vlm_rl.dataset import Example
+    from vlm_rl.models.policy import load_model, make_actor
+
+    torch.manual_seed(0)
+    cfg = compose(["+exp=hopland"])
+    model, processor, _ = load_model(cfg.model, "cpu")
+    actor = make_actor(model, processor, "hopland", cfg.model, cfg.rl)
+    examples = []
+    for i in range(32):  # a white block high on the screen (air) or low (ground)
+        frame = np.zeros((144, 160, 3), np.uint8)
+        row = 16 if i % 2 else 96
+        frame[row : row + 32, 64:96] = 255
+        examples.append(Example(frame=frame, text="", meta={"facts": {"stance": "air" if i % 2 else "ground"}}))
+    vision = {n: p.detach().clone() for n, p in model.named_parameters() if ".vision_model." in n}
+    text = {n: p.detach().clone() for n, p in model.named_parameters() if ".text_model." in n}
+    s = SimpleNamespace(vision_warmup_steps=20, batch_size=8, lr=2e-3)
+    acc = sft_mod.warm_up_vision(actor, examples, s, seed=0)
+    assert acc["stance"] == 1.0  # the last batch, after 20 steps (chance: 0.5)
+    params = dict(model.named_parameters())
+    assert all(not torch.equal(params[n], p) for n, p in vision.items() if n.endswith("weight"))
+    assert all(torch.equal(params[n], p) for n, p in text.items())  # only the tower (and connector) trains

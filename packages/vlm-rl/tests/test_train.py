@@ -27,6 +27,7 @@ FAST = [
     "sft.batch_size=8",
     "sft.eval_frames=8",
     "sft.log_every=1",
+    "sft.vision_warmup_steps=4",
     "rl.steps=2",
     "rl.trajectories=4",
     "rl.envs=4",

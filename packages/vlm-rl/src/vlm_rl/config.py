@@ -124,6 +124,7 @@ class SFTCfg:
     warmup_ratio: float = num(0.03, ge=0, le=1)
     weight_decay: float = num(0.0, ge=0)
     max_grad_norm: float = num(1.0, gt=0)
+    vision_warmup_steps: int = num(0, ge=0)  # vision tower trained on the RAM facts first, frozen in SFT after
     eval_frames: int = num(128, ge=0)  # held-out frames generated on after training
     log_every: int = num(10, gt=0)
 

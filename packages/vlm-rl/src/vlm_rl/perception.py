@@ -43,9 +43,19 @@ def scene_facts(scene: Scene) -> dict[str, str]:
     return facts
 
 
+STANCES = {"ground": "on ground", "air": "in air"}
+HAZARDS = ("no hazard", *(f"{size}{kind} {where}" for kind, big in (("pit", "wide "), ("wall", "high "))
+                          for size in ("", big) for where in ("near", "ahead")))
+ENEMIES = ("no enemy", "enemy near", "enemy ahead")
+
+
 def perception_text(facts: dict[str, str]) -> str:
-    stance = "on ground" if facts["stance"] == "ground" else "in air"
-    return f"{stance}. {facts['hazard']}. {facts['enemy']}."
+    return f"{STANCES[facts['stance']]}. {facts['hazard']}. {facts['enemy']}."
+
+
+def perception_phrases() -> list[str]:
+    """Each fact as `perception_text` writes it: a tokenizer can make each one token."""
+    return [f"{s}." for s in STANCES.values()] + [f" {v}." for v in (*HAZARDS, *ENEMIES)]
 
 
 def perception_span(text: str) -> str:

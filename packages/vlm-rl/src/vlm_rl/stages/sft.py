@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from ..dataset import Example, load_split
 from ..dist import Dist
 from ..guards import check_finite
 from ..metrics import MetricLogger
+from ..models.load import VISION_MODULES
 from ..models.policy import base_model_path, load_model, make_actor, pick_device, save_policy
 from ..parsing import format_stats
 from ..perception import facts_from_text
@@ -137,6 +139,15 @@ def sft(cfg: Config) -> Path:
         base_model_path(cfg.model, corpus)
     model, processor, base = load_model(cfg.model, device, checkpoint=ckpt[0] / "policy" if ckpt else None,
                                         corpus=corpus)
+    if s.vision_warmup_steps and not _vision_parameters(model):
+        log.warning("sft: no vision warm-up: the vision tower does not train (LoRA, or model.train_vision=false)")
+    elif s.vision_warmup_steps:
+        if not ckpt:  # before sharding: every process trains the whole tower alike
+            warm_up_vision(make_actor(model, processor, cfg.env.game, cfg.model), train, s, cfg.seed)
+        # then SFT trains the rest: the early gradients of a random language model would blur what the tower
+        # learned (measured: docs/training.md)
+        for p in _vision_parameters(model):
+            p.requires_grad_(False)
     if fsdp_launched():  # `accelerate launch --config_file .../accelerate/fsdp.yaml`: the model is sharded
         shard(model, device, dist.world)
     if dist.world > 1:
@@ -199,6 +210,9 @@ def sft(cfg: Config) -> Path:
         save_policy(model, processor, final, base, state_dict=weights)
     with full_params(model):  # whole weights to generate with, under FSDP
         report = frame_report(actor, heldout[: s.eval_frames], dist=dist)
+        # Sampling at temperature 1 (as RL acts) blurs what the policy reads; greedy shows its best guess.
+        greedy = frame_report(actor, heldout[: s.eval_frames], greedy=True, dist=dist)
+    report |= {f"greedy_{k}": v for k, v in greedy.items() if k.startswith("perception_") and "majority" not in k}
     report["train_frames"], report["heldout_frames"], report["steps"] = len(train), len(heldout), total
     logger.log(total, {f"sft_eval/{k}": v for k, v in report.items()})
     logger.close()
@@ -207,8 +221,67 @@ def sft(cfg: Config) -> Path:
         log.info("sft: held-out format strict %.1f%% lenient %.1f%%, %d distinct actions, teacher agreement "
                  "%.1f%%", 100 * report["strict_rate"], 100 * report["lenient_rate"], report["distinct_actions"],
                  100 * report["teacher_agreement"])
+        if "perception_exact" in report:
+            log.info("sft: held-out perception exact %.1f%% sampled, %.1f%% greedy; greedy per fact (most common "
+                     "value): %s", 100 * report["perception_exact"], 100 * report["greedy_perception_exact"],
+                     ", ".join(f"{k} {100 * report[f'greedy_perception_{k}']:.1f}% "
+                               f"({100 * report[f'perception_{k}_majority']:.1f}%)" for k in ("stance", "hazard", "enemy")
+                               if f"perception_{k}" in report))
     dist.barrier()
     return final
+
+
+def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float]:
+    """Teach the vision tower and connector the RAM's facts before SFT, through linear heads on a frame's
+    image tokens (thrown away after). A language model trained from random weights never learns to read
+    facts that sit in a few of the image tokens (the player's height, an 8-px enemy) out of ~400 prompt
+    tokens: docs/training.md, "Why perception is low". Returns the head's last-batch accuracy per fact."""
+    framed = [e for e in train if "facts" in e.meta]
+    if not framed:
+        raise ValueError("sft.vision_warmup_steps needs frames annotated with RAM facts (annotate.teacher=ram)")
+    keys = sorted(framed[0].meta["facts"])
+    values = {k: sorted({e.meta["facts"][k] for e in framed}) for k in keys}
+    model = actor.model
+    tower = _vision_parameters(model)
+    if not tower:
+        raise ValueError("sft.vision_warmup_steps needs a trainable vision tower (model.train_vision=true)")
+    # Two linear heads per fact: one on all the image tokens side by side (learns fast) and one on their mean
+    # (puts the fact in what every image token carries, which is what the language model's near-uniform
+    # attention reads at first). The tower alone behind either head learns each fact; the language model
+    # after a warm-up with the first head alone read only two of the three facts, which two varying by seed.
+    heads = torch.nn.ModuleDict({f"{k}{pool}": torch.nn.LazyLinear(len(v))
+                                 for k, v in values.items() for pool in ("", "_mean")}).to(actor.device)
+
+    def logits(examples):
+        enc = actor.prepare([e.frame for e in examples]).to(actor.device)
+        pixels = {k: v for k, v in enc.items() if k.startswith(("pixel", "image_grid"))}
+        tokens = torch.stack(model.get_image_features(**pixels).pooler_output)
+        return {k: head(tokens.mean(1) if k.endswith("_mean") else tokens.flatten(1)) for k, head in heads.items()}
+
+    start = time.perf_counter()
+    logits(framed[:1])  # sizes the lazy heads
+    opt = torch.optim.AdamW([*tower, *heads.parameters()], lr=s.lr)
+    model.train()
+    draw = torch.Generator().manual_seed(seed)
+    for _ in range(s.vision_warmup_steps):
+        batch = [framed[j] for j in torch.randint(len(framed), (s.batch_size,), generator=draw).tolist()]
+        out = logits(batch)
+        want = {k: torch.tensor([values[k].index(e.meta["facts"][k]) for e in batch], device=actor.device)
+                for k in keys}
+        loss = sum(torch.nn.functional.cross_entropy(out[k], want[k.removesuffix("_mean")]) for k in out)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    acc = {k: float((out[k].argmax(-1) == want[k]).float().mean()) for k in keys}
+    log.info("sft: vision warm-up, %d steps in %.0f s: last batch %s", s.vision_warmup_steps,
+             time.perf_counter() - start, ", ".join(f"{k} {100 * a:.0f}%" for k, a in acc.items()))
+    return acc
+
+
+def _vision_parameters(model) -> list[torch.nn.Parameter]:
+    """The trainable parameters of the vision tower and connector."""
+    prefixes = VISION_MODULES.get(getattr(model.config, "model_type", ""), ())
+    return [p for n, p in model.named_parameters() if p.requires_grad and any(f"{x}." in n for x in prefixes)]
 
 
 def _checkpoint(run: RunDir, step: int, model, processor, base: str, whole, sched, dist: Dist) -> None:
