@@ -64,9 +64,11 @@ def test_the_target_is_the_teachers_perception_span_and_only_it_is_scored(actor)
     assert not set(ids.tolist()) & set(actor.stop_ids)  # no stop token: the answer goes on after it
     assert actor.tokenizer.decode(turns[1].response_ids) == actor.response_prefix + (
         "<perception>in air. no hazard. no enemy.</perception>")
-    b = actor.collate(turns)
-    assert b.response_mask.sum(1).tolist() == [len(t.response_ids) for t in turns]
-    assert len(turns[1].response_ids) < len(ids)  # the shorter row's padding is masked out
+    # with a longer row beside it (a sampled answer), a target's padding is masked out
+    longer = actor.teacher_turns([frame], [span + "<reasoning>clear: run right</reasoning>"], stop=False)
+    b = actor.collate([*turns, *longer])
+    assert b.response_mask.sum(1).tolist() == [len(t.response_ids) for t in (*turns, *longer)]
+    assert len(turns[1].response_ids) < len(longer[0].response_ids)
     assert torch.equal(b.response_ids[1][b.response_mask[1]], turns[1].response_ids)
 
 
