@@ -119,11 +119,11 @@ def test_every_stage_writes_its_outputs(run):
         assert all((m["episode"] % 4 == 3) == (split == "test") for m in meta)
     assert done["counts"]["train"] + done["counts"]["test"] == 160 and done["counts"]["test"] > 0
 
-    # SFT's report: frame counts from the dataset, steps from the schedule (hopland: 2 epochs of full
+    # SFT's report: frame counts from the dataset, steps from the schedule (hopland: 3 epochs of full
     # batches of 8), rates over min(sft.eval_frames, held-out) = n frames are multiples of 1/n
     report = json.loads((out / "sft" / "report.json").read_text())
     assert report["heldout_frames"] == done["counts"]["test"] and report["train_frames"] == done["counts"]["train"]
-    assert report["steps"] == 2 * (done["counts"]["train"] // 8)
+    assert report["steps"] == 3 * (done["counts"]["train"] // 8)
     n = min(8, done["counts"]["test"])
     for key in ("strict_rate", "lenient_rate", "teacher_agreement"):
         assert report[key] * n == pytest.approx(round(report[key] * n)), (key, report[key])

@@ -225,10 +225,13 @@ def sft(cfg: Config) -> Path:
             log.info("sft: held-out perception exact %.1f%% sampled, %.1f%% greedy; greedy per fact (most common "
                      "value): %s", 100 * report["perception_exact"], 100 * report["greedy_perception_exact"],
                      ", ".join(f"{k} {100 * report[f'greedy_perception_{k}']:.1f}% "
-                               f"({100 * report[f'perception_{k}_majority']:.1f}%)" for k in ("stance", "hazard", "enemy")
-                               if f"perception_{k}" in report))
+                               f"({100 * report[f'perception_{k}_majority']:.1f}%)" for k in _facts(report)))
     dist.barrier()
     return final
+
+
+def _facts(report: dict[str, float]) -> list[str]:
+    return [k.removeprefix("perception_").removesuffix("_majority") for k in report if k.endswith("_majority")]
 
 
 def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float]:
