@@ -125,3 +125,15 @@ def test_the_trainer_adds_and_logs_the_perception_loss_every_step_for_every_algo
         assert r["actor/perception_nll"] > 0 and r["actor/perception_loss"] == pytest.approx(
             0.5 * r["actor/perception_nll"])
     assert rows[1]["actor/perception_nll"] < rows[0]["actor/perception_nll"]
+
+
+def test_with_no_kept_turn_the_perception_term_still_steps(actor, batch):
+    """Positive-advantage filtering can keep nothing; the perception term learns from every visited frame."""
+    start = {k: v.clone() for k, v in actor.model.state_dict().items()}
+    rl = RLCfg(**{**RL.__dict__, "perception_coef": 1.0})
+    update = ActorUpdate(actor, rl, AlgoCfg(), get_loss_entry("ppo_clip"), Dist(cpu=True))
+    metrics = update.update(batch, torch.zeros(len(batch)), torch.zeros(len(batch), dtype=torch.bool), step=1)
+    assert metrics["perception_nll"] > 0 and "pg_loss" not in metrics
+    changed = sum(not torch.equal(v, actor.model.state_dict()[k]) for k, v in start.items())
+    actor.model.load_state_dict(start)
+    assert changed > len(start) // 2, f"only {changed} of {len(start)} tensors changed"

@@ -146,7 +146,7 @@ def test_every_stage_writes_its_outputs(run):
     # and the best constant answer (of Hopland's 22) on the same seeds
     results = json.loads((out / "eval" / "results.json").read_text())
     constant = [k for k in results if k.startswith("best constant: ")]
-    assert set(results) == {"SFT", "RL", *constant} and len(constant) == 1
+    assert set(results) == {"SFT", "RL", *constant, "random answers", "scripted player"} and len(constant) == 1
     assert all(set(v["values"]) == {"1", "2"} for v in results.values())
     # a constant answer jumps always or never
     assert {results[constant[0]][k] for k in ("jump_hazard_near", "jump_clear_ground")} <= {0.0, 1.0, None}
@@ -183,7 +183,9 @@ def test_rl_changes_the_policy_and_logs_its_metrics(run):
     rows = read_metrics(out / "rl" / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2]
     assert rows[0]["actor/updated"] == 0.0  # critic warm-up step
-    assert rows[1]["actor/updated"] == 1.0 and "actor/clipfrac" in rows[1] and "critic/value_loss" in rows[1]
+    # +exp=hopland learns perception in RL: the actor updates even when no turn has a positive advantage
+    assert rows[1]["actor/updated"] == 1.0 and "actor/perception_nll" in rows[1] and "critic/value_loss" in rows[1]
+    assert ("actor/clipfrac" in rows[1]) == (rows[1]["adv/kept_fraction"] > 0)
     assert rows[1]["samples"] > rows[0]["samples"] > 0
     assert all(0 <= r["rollout/format_strict"] <= 1 for r in rows)
     assert abs(sum(v for k, v in rows[1].items() if k.startswith("curriculum/")) - 1) < 1e-6

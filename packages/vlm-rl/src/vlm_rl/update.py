@@ -50,8 +50,9 @@ class ActorUpdate:
         idx = torch.nonzero(keep).flatten()
         idx = idx[torch.randperm(len(idx))]
         mb, micro = self.rl.minibatch_size, self.rl.micro_batch_size
-        n_mb = self.dist.agree_max(-(-len(idx) // mb))
         perception = PerceptionTargets(batch, self.rl.perception_frames) if self.rl.perception_coef > 0 else None
+        # with no kept turn, one step of the perception term alone
+        n_mb = self.dist.agree_max(max(-(-len(idx) // mb), perception is not None))
         metrics: list[dict] = []
         self.actor.model.train()
         for _ in range(self.rl.epochs):

@@ -157,7 +157,9 @@ class Trainer:
             metrics.update({f"critic/{k}": v for k, v in crit.items()})
         warm = self.critic is not None and self.step < self.r.critic.warmup_steps
         n_keep = self.dist.sum(int(keep.sum()))
-        if not warm and n_keep > 0:
+        # the perception term learns from every visited frame, so it updates even when no turn is kept
+        update = not warm and (n_keep > 0 or self.r.perception_coef > 0)
+        if update:
             self.engine.sleep()  # frees the engine's GPU memory for the update where it can
             metrics.update({f"actor/{k}": v for k, v in self.actor_update.update(batch, adv, keep, self.step + 1).items()})
             self.engine.sync_weights()  # the next rollout samples from the updated weights
@@ -172,7 +174,7 @@ class Trainer:
             "adv/mean_kept": float(adv[keep].mean()) if keep.any() else 0.0,
             "adv/kept_fraction": float(keep.float().mean()) if len(keep) else 0.0,
             "adv/return_mean": float(returns.mean()) if len(returns) else 0.0,
-            "actor/updated": float(not warm and n_keep > 0),
+            "actor/updated": float(update),
             "time/rollout_s": t1 - t0, "time/update_s": t2 - t1,
             "time/turns_per_s": len(batch.rewards) / max(t1 - t0, 1e-9),
             "samples": float(self.samples),
