@@ -20,7 +20,7 @@ import torch
 
 from vlm_rl.models.compat import build_qwen3_vl_processor
 from vlm_rl.prompts import BUTTONS, PROMPT_STYLES, games, prompt_text
-from vlm_rl.stages.teachers import teacher_phrases
+from vlm_rl.teacher_text import teacher_phrases
 
 TAGS = ("<perception>", "</perception>", "<reasoning>", "</reasoning>", "<answer>", "</answer>")
 

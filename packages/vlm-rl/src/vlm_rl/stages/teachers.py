@@ -29,23 +29,11 @@ import gb_gym
 from gb_gym.spec import Scene
 
 from ..parsing import parse_response
-from ..perception import HAZARDS, STANCES, perception_phrases, perception_span, perception_text, scene_facts
+from ..perception import perception_span, perception_text, scene_facts
 from ..prompts import prompt_text
+from ..teacher_text import answer_text, reasoning_text
 
 log = logging.getLogger(__name__)
-
-# The answer's buttons in words, for the reasoning line
-INTENTS = {
-    (): "wait",
-    ("right",): "hold right",
-    ("b", "right"): "run right",
-    ("a", "right"): "jump right",
-    ("a",): "jump",
-    ("left",): "step back",
-    ("b", "left"): "back off",
-    ("a", "left"): "jump back",
-}
-
 
 @dataclass(frozen=True)
 class Annotation:
@@ -59,31 +47,6 @@ class Annotation:
         return (
             f"{perception_span(self.perception)}<reasoning>{self.reasoning}</reasoning><answer>{answer}</answer>"
         )
-
-
-def answer_text(buttons: tuple[str, ...]) -> str:
-    return "[" + ", ".join(f"'{b}'" for b in (buttons or ("noop",))) + "]"
-
-
-def teacher_phrases() -> list[str]:
-    """The RAM teacher's phrases (perception facts, reasoning subjects and intents, answers):
-    a tokenizer that makes each one token turns an annotation into ~12 tokens instead of ~30."""
-    subjects = ["clear", STANCES["air"], "enemy near", *(h for h in HAZARDS if h.endswith("near"))]
-    return [*perception_phrases(), *(f"{s}:" for s in subjects), *(f" {i}" for i in INTENTS.values()),
-            *(answer_text(b) for b in INTENTS)]
-
-
-def reasoning_text(facts: dict[str, str], buttons: tuple[str, ...]) -> str:
-    """"<what matters most>: <what to do>", e.g. "pit near: jump right"."""
-    if facts["stance"] == "air":
-        subject = STANCES["air"]
-    elif facts["hazard"].endswith("near"):
-        subject = facts["hazard"]
-    elif facts["enemy"] == "enemy near":
-        subject = "enemy near"
-    else:
-        subject = "clear"
-    return f"{subject}: {INTENTS.get(tuple(buttons), '+'.join(buttons))}"
 
 
 class RamTeacher:
