@@ -77,7 +77,7 @@ def get_prompt(game: str | gb_gym.GameSpec) -> GamePrompt:
 
 # "paper": the paper's instructions (Section B). "short": one line naming the game, the frames and the answer's
 # parts, for a model trained from scratch (the tiny one): it cannot read the paper's ~370 tokens, which cost
-# most of its compute and bury the image tokens among constant text (docs/training.md, "Why perception is low").
+# most of its compute and bury the image tokens among constant text (docs/training.md, "Why perception was low").
 PROMPT_STYLES = ("paper", "short")
 
 

@@ -1,6 +1,6 @@
 """Rows with no model that an evaluation table carries beside the trained policies, on the same jobs.
 
-- Random answers: each turn, one of the answers the text interface allows (`constant.allowed_answers`),
+- Random answers: each turn, one of the answers the text interface allows (`allowed_answers` below),
   drawn uniformly from a generator seeded with the evaluation's seed.
 - The scripted player: the RAM-reading player whose buttons the RAM teacher writes into the SFT data. Its
   row is what imitating the teacher perfectly would reach, the ceiling SFT aims at.

@@ -30,7 +30,7 @@ import gb_gym
 from gb_gym.demo import save_gif
 
 from ..baselines import reference
-from ..baselines.constant import allowed_answers, best_answer, constant_answers
+from ..baselines.constant import best_answer, constant_answers
 from ..config import Config
 from ..envs import make_env
 from ..models.policy import load_model, make_actor, pick_device
@@ -136,7 +136,7 @@ def evaluate(cfg: Config) -> dict[str, Any]:
         del model, actor
     constant = ""
     if e.constant_baseline:  # no model: every allowed answer on the same jobs, the best one kept as a row
-        n_answers = len(allowed_answers(cfg.env.game))
+        n_answers = len(reference.allowed_answers(cfg.env.game))
         with tqdm(total=n_answers * len(levels + list(e.states)) * e.episodes, desc="eval constant answers",
                   unit="episode") as bar:
             answers = constant_answers(cfg.env.game, envs, levels, e.episodes, e.seed, e.max_turns,

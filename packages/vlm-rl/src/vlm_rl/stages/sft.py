@@ -238,7 +238,7 @@ def warm_up_vision(actor, train: list[Example], s, seed: int) -> dict[str, float
     """Teach the vision tower and connector the RAM's facts before SFT, through linear heads on a frame's
     image tokens (thrown away after). A language model trained from random weights never learns to read
     facts that sit in a few of the image tokens (the player's height, an 8-px enemy) out of ~400 prompt
-    tokens: docs/training.md, "Why perception is low". Returns the head's last-batch accuracy per fact."""
+    tokens: docs/training.md, "Why perception was low". Returns the head's last-batch accuracy per fact."""
     framed = [e for e in train if "facts" in e.meta]
     if not framed:
         raise ValueError("sft.vision_warmup_steps needs frames annotated with RAM facts (annotate.teacher=ram)")
