@@ -5,14 +5,16 @@
 # builds of torchvision / torchaudio / torchcodec, which cannot load beside the CPU torch and break
 # `import vllm`: they are removed (the tiny Idefics3 model needs none of them). The environment is built
 # once (~2-3 min) into $VLLM_VENV (default .venv-vllm); delete it to rebuild. Extra arguments go to pytest.
+# It takes about 3 GB: no pip cache, and only the test tools these tests import.
 set -eu
 cd "$(dirname "$0")/.."
 VENV=${VLLM_VENV:-.venv-vllm}
 if [ ! -f "$VENV/.complete" ]; then  # a half-built environment (killed install) is built again
     rm -rf "$VENV"
     python -m venv "$VENV"
-    "$VENV/bin/pip" install -q torch==2.13.0 -e "packages/gb-gym[test]" -e "packages/vlm-rl[test,vllm]"
-    "$VENV/bin/pip" uninstall -q -y torchvision torchaudio torchcodec
+    "$VENV/bin/pip" install -q --no-cache-dir torch==2.13.0 "pytest>=8" "hypothesis>=6" \
+        -e packages/gb-gym -e "packages/vlm-rl[vllm]"
+    "$VENV/bin/pip" uninstall -q -y torchvision torchaudio torchcodec triton
     touch "$VENV/.complete"
 fi
 exec "$VENV/bin/python" -m pytest -m vllm "$@"
