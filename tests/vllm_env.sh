@@ -5,7 +5,8 @@
 # builds of torchvision / torchaudio / torchcodec, which cannot load beside the CPU torch and break
 # `import vllm`: they are removed (the tiny Idefics3 model needs none of them). The environment is built
 # once (~2-3 min) into $VLLM_VENV (default .venv-vllm); delete it to rebuild. Extra arguments go to pytest.
-# It takes about 3 GB: no pip cache, and only the test tools these tests import.
+# It takes about 3.3 GB: no pip cache, only the test tools these tests import, and no triton (1 GB, pulled by
+# xgrammar for structured output, which vLLM on the CPU runs without here).
 set -eu
 cd "$(dirname "$0")/.."
 VENV=${VLLM_VENV:-.venv-vllm}
