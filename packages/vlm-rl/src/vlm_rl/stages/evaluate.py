@@ -99,7 +99,6 @@ def evaluate(cfg: Config) -> dict[str, Any]:
     out_dir = run.eval
     device = pick_device(cfg.device)
     levels = list(e.levels)
-    results: dict[str, dict[str, list[float]]] = {}
     plays: dict[str, dict[str, list[Play]]] = {}
     fidelity: dict[str, dict[str, float]] = {}
     modes = ["sampled", "greedy"] if e.decoding == "both" else [e.decoding]
@@ -118,7 +117,6 @@ def evaluate(cfg: Config) -> dict[str, Any]:
                                            on_episode=lambda ep: (_compress(ep, cfg), bar.update(1)))
             label = name.upper() if name in ("base", "sft", "rl") else Path(name).name
             label += f" ({mode})" if len(modes) > 1 else ""
-            results[label] = {lv: [float(ep.progress) for ep in eps] for lv, eps in per_level.items()}
             plays[label] = {lv: [ep.play for ep in eps] for lv, eps in per_level.items()}  # type: ignore[attr-defined]
             everything = [ep for eps in per_level.values() for ep in eps]
             if cfg.replay.eval and everything:
@@ -144,7 +142,6 @@ def evaluate(cfg: Config) -> dict[str, Any]:
         best = best_answer(answers)
         constant = f"best constant: {best}"
         plays[constant] = answers[best]
-        results[constant] = {lv: [float(p.progress) for p in ps] for lv, ps in answers[best].items()}
     rows = {}
     if e.random_baseline:
         rows["random answers"] = reference.random_policy(cfg.env.game, e.seed)
@@ -154,9 +151,11 @@ def evaluate(cfg: Config) -> dict[str, Any]:
         with tqdm(total=len(levels + list(e.states)) * e.episodes, desc=f"eval {label}", unit="episode") as bar:
             plays[label] = reference.plays(envs, policy, levels, e.episodes, e.seed, e.max_turns,
                                            states=list(e.states), on_episode=lambda ep: bar.update(1))
-        results[label] = {lv: [float(p.progress) for p in ps] for lv, ps in plays[label].items()}
     for env in envs:
         env.close()
+    # x-progress within the turn limit, every row (the first table)
+    results = {label: {lv: [float(p.progress) for p in ps] for lv, ps in by_level.items()}
+               for label, by_level in plays.items()}
     budget = frame_budget(cfg)
     extra, jumps = play_tables(plays, budget, (int(cfg.env.frame_skip[0]), int(cfg.env.frame_skip[1])))
     paths = write_tables(results, out_dir, "results", extra=extra, scalars=jumps, scalars_heading=JUMPS_HEADING)
